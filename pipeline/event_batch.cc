@@ -1,0 +1,116 @@
+#include "pipeline/event_batch.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace sluice {
+
+char* Arena::Allocate(size_t bytes) {
+  const size_t aligned = (bytes + 7) & ~size_t{7};
+  if (chunks_.empty() || chunks_.back().size - used_in_last_ < aligned) {
+    const size_t size = std::max(kChunkBytes, aligned);
+    chunks_.push_back({std::make_unique_for_overwrite<char[]>(size), size});
+    used_in_last_ = 0;
+  }
+  char* data = chunks_.back().data.get() + used_in_last_;
+  used_in_last_ += aligned;
+  allocated_bytes_ += bytes;
+  return data;
+}
+
+std::string_view Arena::Copy(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  char* data = Allocate(bytes.size());
+  std::memcpy(data, bytes.data(), bytes.size());
+  return {data, bytes.size()};
+}
+
+bool Arena::Contains(const void* data) const {
+  const char* p = static_cast<const char*>(data);
+  for (const Chunk& chunk : chunks_) {
+    const char* begin = chunk.data.get();
+    if (p >= begin && p < begin + chunk.size) return true;
+  }
+  return false;
+}
+
+size_t EventBatch::payload_bytes() const {
+  size_t bytes = 0;
+  for (const Event& event : events_) bytes += event.key().size() + event.value().size();
+  return bytes;
+}
+
+Arena& EventBatch::arena() {
+  if (arena_ == nullptr) arena_ = std::make_shared<Arena>();
+  return *arena_;
+}
+
+absl::Span<char> EventBatch::Allocate(size_t bytes) { return {arena().Allocate(bytes), bytes}; }
+
+std::string_view EventBatch::Copy(std::string_view bytes) { return arena().Copy(bytes); }
+
+const Event& EventBatch::Append(const EventFields& fields) {
+  EventFields copy = fields;
+  copy.key = Copy(fields.key);
+  copy.value = Copy(fields.value);
+  if (!fields.headers.empty()) {
+    Arena& memory = arena();
+    auto* headers = reinterpret_cast<Header*>(memory.Allocate(sizeof(Header) * fields.headers.size()));
+    for (size_t i = 0; i < fields.headers.size(); ++i) {
+      headers[i] = {memory.Copy(fields.headers[i].key), memory.Copy(fields.headers[i].value)};
+    }
+    copy.headers = {headers, fields.headers.size()};
+  }
+  events_.emplace_back(copy);
+  return events_.back();
+}
+
+const Event& EventBatch::AppendView(const EventFields& fields) {
+  events_.emplace_back(fields);
+  return events_.back();
+}
+
+bool EventBatch::OwnsBytes(const void* data) const { return arena_ != nullptr && arena_->Contains(data); }
+
+void EventBatch::Retain(std::shared_ptr<const void> owner) {
+  if (owner == nullptr) return;
+  // Batches passed on unchanged retain the same memory again and again; keep
+  // the list short so a chain of 1,000 stages does not grow it.
+  if (std::find(retained_.begin(), retained_.end(), owner) != retained_.end()) return;
+  retained_.push_back(std::move(owner));
+}
+
+void EventBatch::RetainMemoryOf(const EventBatch& other) {
+  if (&other == this) return;
+  if (other.arena_ != nullptr && other.arena_ != arena_) Retain(other.arena_);
+  for (const std::shared_ptr<const void>& owner : other.retained_) Retain(owner);
+}
+
+EventBatch EventBatch::TakeFront(size_t count) {
+  assert(count <= events_.size());
+  EventBatch front;
+  front.arena_ = arena_;
+  front.retained_ = retained_;
+  if (count == events_.size()) {
+    front.events_ = std::move(events_);
+    events_.clear();
+  } else {
+    front.events_.assign(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(count));
+    events_.erase(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(count));
+  }
+  return front;
+}
+
+EventBatch EventBatch::TakeBack(size_t count) {
+  assert(count <= events_.size());
+  EventBatch back;
+  back.arena_ = arena_;
+  back.retained_ = retained_;
+  const auto split = events_.end() - static_cast<ptrdiff_t>(count);
+  back.events_.assign(split, events_.end());
+  events_.erase(split, events_.end());
+  return back;
+}
+
+}  // namespace sluice

@@ -1,0 +1,241 @@
+#include "pipeline/internal/pipeline_runtime.h"
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "pipeline/clock.h"
+#include "pipeline/internal/stage_instance.h"
+#include "spdlog/spdlog.h"
+
+namespace sluice::internal {
+
+PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec> stages)
+    : options_(std::move(options)), clock_(options_.clock != nullptr ? options_.clock : &RealClock::Get()) {
+  if (options_.dead_letter == nullptr) {
+    default_dead_letters_ = std::make_shared<InMemoryDeadLetterQueue>();
+    options_.dead_letter = default_dead_letters_;
+  }
+  scheduler_ = std::make_unique<Scheduler>(options_.workers);
+  root_supervisor_ = std::make_unique<Supervisor>(
+      options_.name, options_.supervision, stages.size(), *clock_,
+      [this](size_t stage, const std::string& reason) { RestartStage(stage, reason); },
+      [this](const std::string& reason) {
+        Halt(absl::AbortedError(absl::StrCat("pipeline \"", options_.name, "\" stopped: ", reason)));
+      });
+
+  absl::flat_hash_map<std::string, size_t> index_of;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    auto stage = std::make_unique<StageRuntime>();
+    stage->spec = std::move(stages[i]);
+    stage->index = i;
+    const uint32_t concurrency = stage->spec.options.concurrency;
+    for (uint32_t k = 0; k < concurrency; ++k) stage->metrics.push_back(std::make_unique<StageMetrics>());
+    stage->dead_letter = stage->spec.options.dead_letter != nullptr ? stage->spec.options.dead_letter.get()
+                                                                     : options_.dead_letter.get();
+    StageRuntime* raw = stage.get();
+    stage->supervisor = std::make_unique<Supervisor>(
+        stage->spec.name, stage->spec.options.supervision, concurrency, *clock_,
+        [raw](size_t instance, const std::string& reason) { raw->instances[instance]->RequestRestart(reason); },
+        [this, i](const std::string& reason) { root_supervisor_->ChildCrashed(i, reason); });
+    index_of[stage->spec.name] = i;
+    stages_.push_back(std::move(stage));
+  }
+  for (auto& stage : stages_) {
+    for (const std::string& upstream : stage->spec.options.subscribe) {
+      stages_[index_of.at(upstream)]->downstream.push_back(stage->index);
+    }
+  }
+  for (auto& stage : stages_) {
+    for (uint32_t k = 0; k < stage->spec.options.concurrency; ++k) {
+      SourceId source(0);
+      if (stage->spec.role == StageRole::kProducer) source = SourceId(static_cast<uint32_t>(sources_.size()));
+      auto instance = std::make_unique<StageInstance>(*this, *stage, k, source);
+      stage->instances.push_back(instance.get());
+      if (stage->spec.role == StageRole::kProducer) {
+        sources_.push_back(instance.get());
+        source_names_.push_back(stage->spec.name);
+      }
+      instances_.push_back(std::move(instance));
+    }
+  }
+  Wire();
+}
+
+PipelineRuntime::~PipelineRuntime() {
+  if (started_.load() && !halted()) Halt(absl::CancelledError("pipeline destroyed while running"));
+  scheduler_->Shutdown();
+}
+
+void PipelineRuntime::Wire() {
+  absl::flat_hash_map<std::string, StageRuntime*> by_name;
+  for (auto& stage : stages_) by_name[stage->spec.name] = stage.get();
+  for (auto& stage : stages_) {
+    for (const std::string& upstream_name : stage->spec.options.subscribe) {
+      StageRuntime* upstream = by_name.at(upstream_name);
+      for (StageInstance* producer : upstream->instances) {
+        for (StageInstance* consumer : stage->instances) {
+          const SubscriptionId id = producer->NextSubscriptionId();
+          const uint32_t upstream_index = consumer->AddUpstream(producer, id);
+          SubscriberInfo info;
+          info.id = id;
+          info.group = static_cast<uint32_t>(stage->index);
+          info.index_in_group = consumer->index();
+          info.group_size = stage->spec.options.concurrency;
+          info.selector = stage->spec.options.selector;
+          producer->AddSubscriber(info, consumer, upstream_index);
+        }
+      }
+    }
+  }
+}
+
+absl::Status PipelineRuntime::Start() {
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    if (absl::Status status = instances_[i]->CreateStage(); !status.ok()) {
+      for (size_t j = 0; j < i; ++j) instances_[j]->StopStage();
+      return status;
+    }
+  }
+  started_at_ = clock_->Now();
+  started_.store(true);
+  for (auto& instance : instances_) instance->PrepareInitialDemand();
+  for (auto& instance : instances_) instance->SendInitialDemand();
+  for (auto& instance : instances_) instance->Notify();  // producers without subscribers finish at once
+  return absl::OkStatus();
+}
+
+bool PipelineRuntime::AllFinished() const {
+  return std::all_of(instances_.begin(), instances_.end(), [](const auto& instance) { return instance->finished(); });
+}
+
+void PipelineRuntime::InstanceFinished() {
+  absl::MutexLock lock(&mu_);
+  ++finish_events_;
+}
+
+void PipelineRuntime::Halt(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (halt_status_.ok()) halt_status_ = status;
+    halted_.store(true, std::memory_order_release);
+  }
+  if (!absl::IsCancelled(status)) SPDLOG_ERROR("{}", std::string(status.message()));
+}
+
+void PipelineRuntime::Drain(std::optional<absl::Duration> timeout) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (drain_deadline_.has_value() || ended_) return;
+    drain_deadline_ = clock_->Now() + timeout.value_or(options_.shutdown_timeout);
+  }
+  SPDLOG_INFO("pipeline \"{}\" draining: sources stop, in-flight events finish", options_.name);
+  for (StageInstance* source : sources_) source->RequestDrain();
+}
+
+RunReport PipelineRuntime::Wait() {
+  RunReport report;
+  {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      if (halted_.load(std::memory_order_acquire)) break;
+      if (AllFinished()) break;
+      if (drain_deadline_.has_value() && clock_->Now() >= *drain_deadline_) {
+        report.drained = false;
+        break;
+      }
+      // Finishing instances bump finish_events_; the timeout bounds how late
+      // a drain deadline is noticed.
+      std::pair<PipelineRuntime*, uint64_t> seen(this, finish_events_);
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](std::pair<PipelineRuntime*, uint64_t>* arg)
+                                   ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                     return arg->first->finish_events_ != arg->second ||
+                                            arg->first->halted_.load(std::memory_order_acquire);
+                                   },
+                               &seen),
+                           absl::Milliseconds(20));
+    }
+    ended_ = true;
+    report.status = halt_status_;
+  }
+  halted_.store(true, std::memory_order_release);
+  scheduler_->Shutdown();
+  // Dead-letter writes already handed to a backend confirm on its thread.
+  const absl::Time dead_letter_deadline = absl::Now() + absl::Seconds(5);
+  for (auto& instance : instances_) {
+    while (instance->dead_letters_in_flight() > 0 && absl::Now() < dead_letter_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  for (auto& instance : instances_) instance->StopStage();
+  report.elapsed = clock_->Now() - started_at_;
+  report.stages = Snapshot();
+  for (StageInstance* source : sources_) {
+    AckTracker* tracker = source->ack_tracker();
+    for (Partition partition : tracker->partitions()) {
+      report.partitions.push_back({source_names_[source->source_id().value()], source->index(), partition,
+                                   tracker->CommitPoint(partition), tracker->in_flight(partition)});
+    }
+  }
+  return report;
+}
+
+std::vector<StageReport> PipelineRuntime::Snapshot() const {
+  std::vector<StageReport> reports;
+  for (const auto& stage : stages_) {
+    StageReport report;
+    report.name = stage->spec.name;
+    report.role = stage->spec.role;
+    report.concurrency = stage->spec.options.concurrency;
+    for (const auto& metrics : stage->metrics) {
+      report.instances.push_back(metrics->Snapshot());
+      report.totals += report.instances.back();
+    }
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+const std::string& PipelineRuntime::source_name(SourceId source) const { return source_names_[source.value()]; }
+
+void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const uint8_t> skip) {
+  thread_local std::vector<Offset> offsets;
+  size_t i = 0;
+  while (i < events.size()) {
+    if (!skip.empty() && skip[i]) {
+      ++i;
+      continue;
+    }
+    const Origin& first = events[i].origin();
+    offsets.clear();
+    for (; i < events.size(); ++i) {
+      if (!skip.empty() && skip[i]) continue;
+      const Origin& origin = events[i].origin();
+      if (origin.source != first.source || origin.partition != first.partition) break;
+      offsets.push_back(origin.offset);
+    }
+    sources_[first.source.value()]->ack_tracker()->Done(first.partition, offsets);
+  }
+}
+
+void PipelineRuntime::Complete(const Origin& origin) {
+  const Offset offset = origin.offset;
+  sources_[origin.source.value()]->ack_tracker()->Done(origin.partition, absl::MakeConstSpan(&offset, 1));
+}
+
+void PipelineRuntime::AddRefs(const Event& event, uint32_t extra) {
+  const Offset offset = event.origin().offset;
+  sources_[event.origin().source.value()]->ack_tracker()->AddRefs(event.origin().partition,
+                                                                   absl::MakeConstSpan(&offset, 1), extra);
+}
+
+void PipelineRuntime::RestartStage(size_t stage_index, const std::string& reason) {
+  StageRuntime& stage = *stages_[stage_index];
+  stage.supervisor->Reset();
+  for (StageInstance* instance : stage.instances) instance->RequestRestart(reason);
+}
+
+}  // namespace sluice::internal

@@ -1,0 +1,82 @@
+#include "pipeline/internal/scheduler.h"
+
+#include <thread>
+
+namespace sluice::internal {
+
+void Actor::Notify() {
+  // acq_rel: acquire what the previous run released when it cleared the flag.
+  if (!scheduled_.exchange(true, std::memory_order_acq_rel)) scheduler_.Enqueue(this);
+}
+
+void Actor::Run() {
+  // Pairs with the release in Notify()'s exchange by the thread that enqueued us.
+  scheduled_.load(std::memory_order_acquire);
+  if (RunSlice()) {
+    scheduler_.Enqueue(this);  // still scheduled: yield to the others
+    return;
+  }
+  // seq_cst so the HasMessages() below cannot be ordered before the store: a
+  // sender either sees false and enqueues, or we see its message.
+  scheduled_.store(false, std::memory_order_seq_cst);
+  if (HasMessages()) Notify();
+}
+
+Scheduler::Scheduler(int workers)
+    : workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      arena_(workers_),
+      timer_thread_([this] { TimerLoop(); }) {}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+void Scheduler::Enqueue(Actor* actor) {
+  if (shut_down_.load(std::memory_order_acquire)) return;
+  pending_slices_.fetch_add(1, std::memory_order_relaxed);
+  arena_.enqueue([this, actor] {
+    if (!shut_down_.load(std::memory_order_acquire)) actor->Run();
+    pending_slices_.fetch_sub(1, std::memory_order_release);
+  });
+}
+
+void Scheduler::NotifyAt(Actor* actor, absl::Time deadline) {
+  absl::MutexLock lock(&timer_mu_);
+  if (timer_stop_) return;
+  timers_.push({deadline, actor});
+  timers_changed_ = true;
+}
+
+void Scheduler::TimerLoop() {
+  absl::MutexLock lock(&timer_mu_);
+  while (!timer_stop_) {
+    timers_changed_ = false;
+    const absl::Time now = absl::Now();
+    while (!timers_.empty() && timers_.top().deadline <= now) {
+      Actor* actor = timers_.top().actor;
+      timers_.pop();
+      actor->Notify();
+    }
+    const absl::Time next = timers_.empty() ? now + absl::Milliseconds(50) : timers_.top().deadline;
+    // Wakes early when a timer is pushed (it may be due sooner) or on stop.
+    timer_mu_.AwaitWithDeadline(
+        absl::Condition(
+            +[](Scheduler* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->timer_mu_) {
+              return self->timer_stop_ || self->timers_changed_;
+            },
+            this),
+        next);
+  }
+}
+
+void Scheduler::Shutdown() {
+  if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+  {
+    absl::MutexLock lock(&timer_mu_);
+    timer_stop_ = true;
+  }
+  if (timer_thread_.joinable()) timer_thread_.join();
+  while (pending_slices_.load(std::memory_order_acquire) > 0) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace sluice::internal

@@ -1,0 +1,744 @@
+#include "pipeline/internal/stage_instance.h"
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pipeline/clock.h"
+#include "pipeline/internal/pipeline_runtime.h"
+#include "spdlog/spdlog.h"
+
+namespace sluice::internal {
+namespace {
+
+std::string AsString(const absl::Status& status) { return std::string(status.ToString()); }
+
+// Runs a stage callback; an escaping exception becomes an INTERNAL status.
+template <typename Callback>
+absl::Status Guarded(Callback&& callback) {
+  try {
+    return callback();
+  } catch (const std::exception& error) {
+    return absl::InternalError(absl::StrCat("exception: ", error.what()));
+  } catch (...) {
+    return absl::InternalError("unknown exception");
+  }
+}
+
+// How long a dead-letter write waits after its `failures`-th failure.
+absl::Duration DeadLetterBackoff(uint32_t failures) {
+  return std::min(absl::Milliseconds(50) * (int64_t{1} << std::min<uint32_t>(failures, 7)), absl::Seconds(5));
+}
+
+}  // namespace
+
+StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index, SourceId source_id)
+    : Actor(runtime.scheduler()),
+      runtime_(runtime),
+      stage_(stage),
+      index_(index),
+      source_id_(source_id),
+      metrics_(*stage.metrics[index]),
+      random_(0x5eed0000u + stage.index * 7919u + index) {
+  context_.pipeline_name_ = runtime.options().name;
+  context_.stage_name_ = stage.spec.name;
+  context_.instance_ = index;
+  context_.concurrency_ = stage.spec.options.concurrency;
+  context_.clock_ = &runtime.clock();
+  context_.owner_ = this;
+  if (stage.spec.role != StageRole::kConsumer) {
+    switch (stage.spec.options.dispatch) {
+      case DispatchMode::kDemand:
+        dispatcher_ = MakeDemandDispatcher();
+        break;
+      case DispatchMode::kBroadcast:
+        dispatcher_ = MakeBroadcastDispatcher();
+        break;
+      case DispatchMode::kPartition:
+        dispatcher_ = MakePartitionDispatcher(stage.spec.options.partition_by);
+        break;
+    }
+  }
+  if (stage.spec.role == StageRole::kProducer) {
+    ack_tracker_ = std::make_unique<AckTracker>();
+    context_.ack_tracker_ = ack_tracker_.get();
+  }
+  state_since_ns_ = absl::GetCurrentTimeNanos();
+}
+
+StageInstance::~StageInstance() = default;
+
+bool StageInstance::is_producer() const { return stage_.spec.role == StageRole::kProducer; }
+bool StageInstance::has_output() const { return stage_.spec.role != StageRole::kConsumer; }
+bool StageInstance::has_input() const { return stage_.spec.role != StageRole::kProducer; }
+
+void StageInstance::AddSubscriber(const SubscriberInfo& info, StageInstance* subscriber, uint32_t upstream_index) {
+  if (subscribers_.size() <= info.id.value()) subscribers_.resize(info.id.value() + 1);
+  subscribers_[info.id.value()] = {subscriber, upstream_index};
+  dispatcher_->Subscribe(info);
+}
+
+uint32_t StageInstance::AddUpstream(StageInstance* producer, SubscriptionId subscription) {
+  const StageOptions& options = stage_.spec.options;
+  upstreams_.push_back({producer, subscription, SubscriptionDemand(options.max_demand, options.effective_min_demand())});
+  return static_cast<uint32_t>(upstreams_.size() - 1);
+}
+
+absl::Status StageInstance::CreateStage() {
+  const StageSpec& spec = stage_.spec;
+  absl::Status status = Guarded([&]() -> absl::Status {
+    switch (spec.role) {
+      case StageRole::kProducer: {
+        auto made = spec.producer_factory(context_);
+        if (!made.ok()) return made.status();
+        producer_ = made->get();
+        user_stage_ = std::move(*made);
+        break;
+      }
+      case StageRole::kProducerConsumer: {
+        auto made = spec.producer_consumer_factory(context_);
+        if (!made.ok()) return made.status();
+        producer_consumer_ = made->get();
+        user_stage_ = std::move(*made);
+        break;
+      }
+      case StageRole::kConsumer: {
+        auto made = spec.consumer_factory(context_);
+        if (!made.ok()) return made.status();
+        consumer_ = made->get();
+        user_stage_ = std::move(*made);
+        break;
+      }
+    }
+    return user_stage_->Start(context_);
+  });
+  if (!status.ok()) {
+    user_stage_.reset();
+    producer_ = nullptr;
+    producer_consumer_ = nullptr;
+    consumer_ = nullptr;
+    return absl::Status(status.code(), absl::StrCat("stage \"", spec.name, "\" instance ", index_,
+                                                    " failed to start: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+void StageInstance::PrepareInitialDemand() {
+  for (Upstream& upstream : upstreams_) upstream.demand.Subscribe();
+  UpdateGauges();
+}
+
+void StageInstance::SendInitialDemand() {
+  // Reads only what wiring fixed: this instance may already be running.
+  for (const Upstream& upstream : upstreams_) {
+    upstream.producer->PostAsk(upstream.subscription, upstream.demand.max_demand());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+void StageInstance::Post(Message message) {
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    mailbox_.push_back(std::move(message));
+  }
+  Notify();
+}
+
+void StageInstance::PostEvents(uint32_t upstream, EventBatch batch) { Post(EventsMessage{upstream, std::move(batch)}); }
+void StageInstance::PostAsk(SubscriptionId subscription, int64_t count) { Post(AskMessage{subscription, count}); }
+void StageInstance::PostUpstreamDone(uint32_t upstream) { Post(UpstreamDoneMessage{upstream}); }
+void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status) {
+  Post(DeadLettersFailedMessage{std::move(records), std::move(status)});
+}
+
+void StageInstance::Wake() {
+  wake_requested_.store(true, std::memory_order_release);
+  Notify();
+}
+
+void StageInstance::WakeAfter(absl::Duration delay) { scheduler().NotifyAt(this, absl::Now() + delay); }
+
+void StageInstance::RequestRestart(std::string reason) {
+  {
+    absl::MutexLock lock(&restart_mu_);
+    restart_reason_ = std::move(reason);
+  }
+  restart_requested_.store(true, std::memory_order_release);
+  Notify();
+}
+
+void StageInstance::RequestDrain() {
+  drain_requested_.store(true, std::memory_order_release);
+  Notify();
+}
+
+bool StageInstance::HasMessages() {
+  absl::MutexLock lock(&mailbox_mu_);
+  return !mailbox_.empty();
+}
+
+void StageInstance::TakeMessages() {
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    std::swap(taken_, mailbox_);
+  }
+  for (Message& message : taken_) {
+    std::visit([this](auto& m) { Handle(m); }, message);
+  }
+  taken_.clear();
+}
+
+void StageInstance::Handle(EventsMessage& message) {
+  Upstream& upstream = upstreams_[message.upstream];
+  const auto count = static_cast<int64_t>(message.batch.size());
+  if (!upstream.demand.Receive(count)) {
+    // A broken protocol is a bug in a dispatcher; keep the events anyway
+    // (dropping them would lose data) and say so loudly.
+    SPDLOG_ERROR("stage \"{}\" instance {}: received {} events with only {} asked for", stage_.spec.name, index_,
+                 count, upstream.demand.outstanding());
+    assert(false && "producer sent more than was asked");
+  }
+  StageMetrics::Add(metrics_.events_in, static_cast<uint64_t>(count));
+  inbox_events_ += message.batch.size();
+  inbox_.push_back({message.upstream, std::move(message.batch)});
+}
+
+void StageInstance::Handle(AskMessage& message) {
+  dispatcher_->Ask(message.subscription, message.count);
+  new_demand_ = true;
+}
+
+void StageInstance::Handle(UpstreamDoneMessage& message) {
+  Upstream& upstream = upstreams_[message.upstream];
+  if (!upstream.done) {
+    upstream.done = true;
+    ++upstreams_done_;
+  }
+}
+
+void StageInstance::Handle(DeadLettersFailedMessage& message) {
+  const uint32_t failures = 1;
+  SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}", stage_.spec.name,
+              index_, message.records.size(), AsString(message.status));
+  dead_letters_to_rewrite_.push_back(
+      {runtime_.clock().Now() + DeadLetterBackoff(failures), std::move(message.records), failures});
+  WakeAfter(DeadLetterBackoff(failures));
+}
+
+// ---------------------------------------------------------------------------
+// The slice
+
+bool StageInstance::RunSlice() {
+  if (runtime_.halted()) return false;
+  TakeMessages();
+  RestartIfRequested();
+  SendDueDeadLetters();
+  bool more = false;
+  if (user_stage_ != nullptr) {
+    if (has_output()) FlushBuffer();
+    more = is_producer() ? RunProducer() : RunConsumer();
+  }
+  MaybeFinish();
+  UpdateGauges();
+  return more;
+}
+
+void StageInstance::RestartIfRequested() {
+  if (!restart_requested_.exchange(false, std::memory_order_acq_rel)) return;
+  std::string reason;
+  {
+    absl::MutexLock lock(&restart_mu_);
+    reason = restart_reason_;
+  }
+  if (user_stage_ != nullptr) {
+    // Restarted because a sibling crashed: throw its state away too.
+    Guarded([&] {
+      user_stage_->Stop();
+      return absl::OkStatus();
+    }).IgnoreError();
+    user_stage_.reset();
+  }
+  producer_ = nullptr;
+  producer_consumer_ = nullptr;
+  consumer_ = nullptr;
+  StageMetrics::Add(metrics_.restarts, 1);
+  SPDLOG_INFO("stage \"{}\" instance {} restarting after: {}", stage_.spec.name, index_, reason);
+  if (absl::Status started = CreateStage(); !started.ok()) {
+    Crash(AsString(started), nullptr);
+    return;
+  }
+  new_demand_ = true;
+  flushed_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// Producer side
+
+void StageInstance::Send(SubscriptionId subscription, EventBatch batch) {
+  StageMetrics::Add(metrics_.events_out, batch.size());
+  const Subscriber& subscriber = subscribers_[subscription.value()];
+  subscriber.instance->PostEvents(subscriber.upstream_index, std::move(batch));
+}
+
+void StageInstance::Fanout(const Event& event, uint32_t copies) {
+  if (copies == 0) {
+    runtime_.Complete(event.origin());
+    StageMetrics::Add(metrics_.events_dropped, 1);
+  } else if (copies > 1) {
+    runtime_.AddRefs(event, copies - 1);
+  }
+}
+
+void StageInstance::FlushBuffer() {
+  while (!buffer_.empty()) {
+    EventBatch& front = buffer_.front();
+    const size_t before = front.size();
+    dispatcher_->Dispatch(front, *this);
+    buffered_events_ -= before - front.size();
+    if (!front.empty()) return;
+    buffer_.pop_front();
+  }
+  EventBatch nothing;
+  dispatcher_->Dispatch(nothing, *this);  // sends what the dispatcher holds
+}
+
+void StageInstance::AddToBuffer(EventBatch batch) {
+  if (batch.empty()) return;
+  buffered_events_ += batch.size();
+  buffer_.push_back(std::move(batch));
+  FlushBuffer();
+  if (is_producer()) DiscardOverflow();
+}
+
+void StageInstance::DiscardOverflow() {
+  // Only producers discard (GenStage's buffer), and only what demand could
+  // not take; producer-consumers stop taking input before their buffer
+  // fills, so they never get here full.
+  const StageOptions& options = stage_.spec.options;
+  const size_t held = buffered_events_ + dispatcher_->held_events();
+  if (held <= options.buffer_size) return;
+  size_t excess = std::min(held - options.buffer_size, buffered_events_);
+  size_t discarded = 0;
+  while (excess > 0 && !buffer_.empty()) {
+    if (options.buffer_keep == BufferKeep::kFirst) {
+      // Keep the oldest: discard the newest, from the back.
+      EventBatch& back = buffer_.back();
+      const size_t take = std::min(excess, back.size());
+      EventBatch gone = back.TakeBack(take);
+      runtime_.Complete(gone.events());
+      discarded += take;
+      excess -= take;
+      if (back.empty()) buffer_.pop_back();
+    } else {
+      // Keep the newest: discard the oldest, from the front.
+      EventBatch& front = buffer_.front();
+      const size_t take = std::min(excess, front.size());
+      EventBatch gone = front.TakeFront(take);
+      runtime_.Complete(gone.events());
+      discarded += take;
+      excess -= take;
+      if (front.empty()) buffer_.pop_front();
+    }
+  }
+  buffered_events_ -= discarded;
+  StageMetrics::Add(metrics_.events_discarded, discarded);
+  if (!logged_discard_) {
+    logged_discard_ = true;
+    SPDLOG_WARN("stage \"{}\" instance {}: producer buffer full (buffer_size {}), discarding events ({}); "
+                "counted in events_discarded",
+                stage_.spec.name, index_, options.buffer_size,
+                options.buffer_keep == BufferKeep::kFirst ? "keeping first" : "keeping last");
+  }
+}
+
+void StageInstance::StampOrigins(EventBatch& batch) {
+  // Fast path: one partition, runtime-numbered offsets (generators).
+  const size_t count = batch.size();
+  bool numbered_by_us = true;
+  const Partition first_partition = batch[0].origin().partition;
+  for (const Event& event : batch) {
+    if (event.origin().offset.value() >= 0 || event.origin().partition != first_partition) {
+      numbered_by_us = false;
+      break;
+    }
+  }
+  if (numbered_by_us) {
+    int64_t& next = next_offset_[first_partition.value()];
+    const Offset first(next);
+    for (size_t i = 0; i < count; ++i) batch.set_origin(i, {source_id_, first_partition, Offset(next++)});
+    ack_tracker_->TrackRange(first_partition, first, count);
+    return;
+  }
+  std::vector<Offset> offsets;
+  size_t run_start = 0;
+  for (size_t i = 0; i <= count; ++i) {
+    if (i == count || (i > run_start && batch[i].origin().partition != batch[run_start].origin().partition)) {
+      ack_tracker_->Track(batch[run_start].origin().partition, offsets);
+      offsets.clear();
+      run_start = i;
+      if (i == count) break;
+    }
+    Origin origin = batch[i].origin();
+    origin.source = source_id_;
+    if (origin.offset.value() < 0) origin.offset = Offset(next_offset_[origin.partition.value()]++);
+    batch.set_origin(i, origin);
+    offsets.push_back(origin.offset);
+  }
+}
+
+bool StageInstance::RunProducer() {
+  const bool woken = wake_requested_.exchange(false, std::memory_order_acq_rel);
+  if (drain_requested_.load(std::memory_order_acquire)) source_done_ = true;
+  if (source_done_) return false;
+  const int64_t available = dispatcher_->AvailableDemand();
+  const size_t held = buffered_events_ + dispatcher_->held_events();
+  if (available <= 0 || held >= stage_.spec.options.buffer_size) {
+    EnterState(held > 0 ? InstanceState::kBackpressured : InstanceState::kIdle);
+    return false;
+  }
+  if (!new_demand_ && !woken) return false;
+  new_demand_ = false;
+
+  ProducerOutput out;
+  EnterState(InstanceState::kBusy);
+  absl::Status status = Guarded([&] { return producer_->HandleDemand(static_cast<size_t>(available), out); });
+  EnterState(InstanceState::kIdle);
+  if (!status.ok()) {
+    // Nothing it emitted in this call was tracked yet: it is simply not sent.
+    Crash(AsString(status), nullptr);
+    return false;
+  }
+  const size_t emitted = out.batch_.size();
+  if (emitted > 0) {
+    StampOrigins(out.batch_);
+    StageMetrics::Add(metrics_.events_in, emitted);
+    AddToBuffer(std::move(out.batch_));
+  }
+  if (out.finished()) source_done_ = true;
+  // Keep asking while it keeps emitting and demand remains; an empty answer
+  // waits for new demand or Wake().
+  const bool more = emitted > 0 && !source_done_ && dispatcher_->AvailableDemand() > 0;
+  if (more) new_demand_ = true;
+  return more;
+}
+
+// ---------------------------------------------------------------------------
+// Consumer side
+
+bool StageInstance::InputBlocked() const {
+  // A producer-consumer takes input only while its output has room, so its
+  // buffer stays bounded by buffer_size plus one chunk's output.
+  if (has_output() && buffered_events_ + dispatcher_->held_events() >= stage_.spec.options.buffer_size) {
+    return true;
+  }
+  // Events waiting for a retry or a dead-letter write are still in hand.
+  const auto in_hand = static_cast<int64_t>(retries_.size()) + dead_letters_in_flight();
+  return in_hand >= stage_.spec.options.max_demand;
+}
+
+bool StageInstance::RunConsumer() {
+  int calls = 0;
+  const int budget = runtime_.options().slice_calls;
+  while (calls < budget && user_stage_ != nullptr) {
+    EventBatch due;
+    if (TakeDueRetries(due)) {
+      HandleChunk(std::move(due));
+      ++calls;
+      continue;
+    }
+    if (inbox_.empty()) break;
+    if (InputBlocked()) {
+      EnterState(InstanceState::kBackpressured);
+      return false;
+    }
+    Inbound& front = inbox_.front();
+    Upstream& upstream = upstreams_[front.upstream];
+    const size_t chunk_size = std::min<size_t>(front.batch.size(), static_cast<size_t>(upstream.demand.max_chunk()));
+    EventBatch chunk = front.batch.TakeFront(chunk_size);
+    if (front.batch.empty()) inbox_.pop_front();
+    inbox_events_ -= chunk_size;
+    const int64_t ask = upstream.demand.TakeChunk(static_cast<int64_t>(chunk_size));
+    HandleChunk(std::move(chunk));
+    if (ask > 0) {
+      upstream.demand.Asked(ask);
+      upstream.producer->PostAsk(upstream.subscription, ask);
+    }
+    ++calls;
+  }
+  if (has_output()) FlushBuffer();
+  if (retries_.empty() && inbox_.empty()) EnterState(InstanceState::kIdle);
+  // Yield if there is more we could do now; otherwise wait for a message.
+  const bool can_continue = user_stage_ != nullptr && !inbox_.empty() && !InputBlocked();
+  return can_continue;
+}
+
+bool StageInstance::TakeDueRetries(EventBatch& batch) {
+  if (retries_.empty()) return false;
+  const absl::Time now = runtime_.clock().Now();
+  absl::Time next_due = absl::InfiniteFuture();
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->due <= now && batch.size() < static_cast<size_t>(stage_.spec.options.max_demand)) {
+      batch.RetainMemoryOf(it->event);
+      batch.AppendView(it->event[0]);
+      it = retries_.erase(it);
+    } else {
+      next_due = std::min(next_due, it->due);
+      ++it;
+    }
+  }
+  if (next_due != absl::InfiniteFuture()) WakeAfter(next_due - now);
+  return !batch.empty();
+}
+
+void StageInstance::HandleChunk(EventBatch chunk) {
+  if (producer_consumer_ != nullptr) {
+    HandleProducerConsumerChunk(chunk);
+  } else {
+    HandleConsumerChunk(chunk);
+  }
+  FlushDeadLetters();
+}
+
+void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
+  Output out(chunk);
+  EnterState(InstanceState::kBusy);
+  absl::Status status = Guarded([&] { return producer_consumer_->HandleEvents(chunk, out); });
+  EnterState(InstanceState::kIdle);
+  if (!status.ok()) {
+    Crash(AsString(status), &chunk);
+    return;
+  }
+  // Settle in this order: completions expected first (extra emits), then
+  // what is done here, then failures, and only then send the output on.
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    const uint32_t settled = out.settled_[i];
+    if (settled > 1) runtime_.AddRefs(chunk[i], settled - 1);
+  }
+  for (size_t i : out.dropped_) runtime_.Complete(chunk[i].origin());
+  StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    if (out.settled_[i] == 0) {
+      FailEvent(chunk[i], absl::InternalError(absl::StrCat("stage \"", stage_.spec.name,
+                                                           "\" neither emitted, dropped nor failed the event")));
+    }
+  }
+  for (auto& [i, why] : out.failed_) FailEvent(chunk[i], why);
+  AddToBuffer(std::move(out.out_));
+}
+
+void StageInstance::HandleConsumerChunk(EventBatch& chunk) {
+  ConsumerAcks acks(chunk);
+  EnterState(InstanceState::kBusy);
+  absl::Status status = Guarded([&] { return consumer_->HandleEvents(chunk, acks); });
+  EnterState(InstanceState::kIdle);
+  if (!status.ok()) {
+    Crash(AsString(status), &chunk);
+    return;
+  }
+  if (acks.failed_.empty()) {
+    runtime_.Complete(chunk.events());
+    StageMetrics::Add(metrics_.events_acknowledged, chunk.size());
+    return;
+  }
+  std::vector<uint8_t> failed(chunk.size(), 0);
+  for (const auto& [i, why] : acks.failed_) failed[i] = 1;
+  const auto failures = static_cast<size_t>(std::count(failed.begin(), failed.end(), uint8_t{1}));
+  runtime_.Complete(chunk.events(), failed);
+  StageMetrics::Add(metrics_.events_acknowledged, chunk.size() - failures);
+  for (size_t i = 0; i < failed.size(); ++i) failed[i] = 0;
+  for (auto& [i, why] : acks.failed_) {
+    if (failed[i]) continue;  // failed twice in one call: one failure
+    failed[i] = 1;
+    FailEvent(chunk[i], why);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Failure paths
+
+void StageInstance::FailEvent(const Event& event, const absl::Status& status) {
+  StageMetrics::Add(metrics_.events_failed, 1);
+  const uint32_t attempts = event.attempts() + 1;
+  const RetryPolicy& policy = stage_.spec.options.retry;
+  if (policy.ShouldRetry(attempts, status.code())) {
+    const absl::Duration backoff = policy.Backoff(attempts, random_);
+    PendingRetry retry{runtime_.clock().Now() + backoff, EventBatch()};
+    EventFields fields = event.fields();
+    fields.attempts = attempts;
+    retry.event.Append(fields);
+    retries_.push_back(std::move(retry));
+    StageMetrics::Add(metrics_.events_retried, 1);
+    WakeAfter(backoff);
+    return;
+  }
+  DeadLetterEvent(event, status, attempts);
+}
+
+void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& status, uint32_t attempts) {
+  DeadLetter record;
+  record.key = std::string(event.key());
+  record.value = std::string(event.value());
+  for (const Header& header : event.headers()) record.headers.emplace_back(header.key, header.value);
+  record.timestamp_us = event.timestamp_us();
+  record.pipeline = runtime_.options().name;
+  record.stage = stage_.spec.name;
+  record.error = AsString(status);
+  record.code = status.code();
+  record.attempts = attempts;
+  record.failed_at = runtime_.clock().Now();
+  record.source = runtime_.source_name(event.origin().source);
+  record.origin = event.origin();
+  dead_letters_to_write_.push_back(std::move(record));
+}
+
+void StageInstance::FlushDeadLetters() {
+  if (dead_letters_to_write_.empty()) return;
+  std::vector<DeadLetter> records;
+  records.swap(dead_letters_to_write_);
+  WriteDeadLetters(std::move(records), 0);
+}
+
+void StageInstance::WriteDeadLetters(std::vector<DeadLetter> records, uint32_t failures) {
+  const auto count = static_cast<int64_t>(records.size());
+  dead_letters_in_flight_.fetch_add(count, std::memory_order_acq_rel);
+  // The callback copies the origins it needs: `records` moves into Write().
+  std::vector<Origin> origins;
+  origins.reserve(records.size());
+  for (const DeadLetter& record : records) origins.push_back(record.origin);
+  auto keep = std::make_shared<std::vector<DeadLetter>>(records);
+  stage_.dead_letter->Write(std::move(records), [this, origins = std::move(origins), keep, count,
+                                                  failures](absl::Status status) mutable {
+    if (status.ok()) {
+      for (const Origin& origin : origins) runtime_.Complete(origin);
+      StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
+      dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
+      Notify();
+      return;
+    }
+    // Not stored: the events stay in flight (uncommitted) and are written
+    // again after a backoff; the stage takes no new input meanwhile.
+    dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
+    (void)failures;
+    PostDeadLettersFailed(std::move(*keep), std::move(status));
+  });
+}
+
+void StageInstance::SendDueDeadLetters() {
+  if (dead_letters_to_rewrite_.empty()) return;
+  const absl::Time now = runtime_.clock().Now();
+  while (!dead_letters_to_rewrite_.empty() && dead_letters_to_rewrite_.front().due <= now) {
+    PendingDeadLetters pending = std::move(dead_letters_to_rewrite_.front());
+    dead_letters_to_rewrite_.pop_front();
+    WriteDeadLetters(std::move(pending.records), pending.failures);
+  }
+  if (!dead_letters_to_rewrite_.empty()) WakeAfter(dead_letters_to_rewrite_.front().due - now);
+}
+
+void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {
+  const std::string reason = absl::StrCat("crashed: ", what);
+  SPDLOG_ERROR("stage \"{}\" instance {} {}", stage_.spec.name, index_, reason);
+  if (in_hand != nullptr) {
+    const absl::Status status = absl::InternalError(reason);
+    for (const Event& event : *in_hand) {
+      StageMetrics::Add(metrics_.events_failed, 1);
+      DeadLetterEvent(event, status, event.attempts() + 1);
+    }
+    FlushDeadLetters();
+  }
+  if (user_stage_ != nullptr) {
+    Guarded([&] {
+      user_stage_->Stop();
+      return absl::OkStatus();
+    }).IgnoreError();
+    user_stage_.reset();
+  }
+  producer_ = nullptr;
+  producer_consumer_ = nullptr;
+  consumer_ = nullptr;
+  metrics_.set_last_crash(reason);
+  stage_.supervisor->ChildCrashed(index_, reason);
+}
+
+// ---------------------------------------------------------------------------
+// Completion
+
+void StageInstance::SendDownstreamDone() {
+  if (downstream_done_sent_) return;
+  downstream_done_sent_ = true;
+  for (const Subscriber& subscriber : subscribers_) {
+    if (subscriber.instance != nullptr) subscriber.instance->PostUpstreamDone(subscriber.upstream_index);
+  }
+}
+
+void StageInstance::MaybeFinish() {
+  if (finished_.load(std::memory_order_relaxed) || user_stage_ == nullptr) return;
+  if (has_input()) {
+    if (upstreams_done_ < upstreams_.size() || !inbox_.empty() || !retries_.empty() ||
+        !dead_letters_to_rewrite_.empty() || dead_letters_in_flight() > 0) {
+      return;
+    }
+    if (producer_consumer_ != nullptr && !flushed_) {
+      flushed_ = true;
+      EventBatch none;
+      Output out(none);
+      absl::Status status = Guarded([&] { return producer_consumer_->Flush(out); });
+      if (!status.ok()) {
+        Crash(AsString(status), nullptr);
+        return;
+      }
+      AddToBuffer(std::move(out.out_));
+      FlushBuffer();
+    }
+    source_done_ = true;
+  }
+  if (has_output()) {
+    if (!source_done_ || buffered_events_ > 0 || dispatcher_->held_events() > 0) return;
+    SendDownstreamDone();
+  }
+  finished_.store(true, std::memory_order_release);
+  EnterState(InstanceState::kIdle);
+  runtime_.InstanceFinished();
+}
+
+// ---------------------------------------------------------------------------
+// Metrics
+
+void StageInstance::EnterState(InstanceState state) {
+  if (state == state_) return;
+  const int64_t now = absl::GetCurrentTimeNanos();
+  const auto elapsed = static_cast<uint64_t>(std::max<int64_t>(0, now - state_since_ns_));
+  switch (state_) {
+    case InstanceState::kIdle:
+      StageMetrics::Add(metrics_.idle_ns, elapsed);
+      break;
+    case InstanceState::kBusy:
+      StageMetrics::Add(metrics_.busy_ns, elapsed);
+      break;
+    case InstanceState::kBackpressured:
+      StageMetrics::Add(metrics_.backpressured_ns, elapsed);
+      break;
+  }
+  state_ = state;
+  state_since_ns_ = now;
+}
+
+void StageInstance::UpdateGauges() {
+  StageMetrics::Set(metrics_.mailbox_depth, static_cast<int64_t>(inbox_events_));
+  int64_t outstanding = 0;
+  for (const Upstream& upstream : upstreams_) outstanding += upstream.demand.outstanding();
+  StageMetrics::Set(metrics_.outstanding_demand, outstanding);
+}
+
+void StageInstance::StopStage() {
+  if (user_stage_ == nullptr) return;
+  Guarded([&] {
+    user_stage_->Stop();
+    return absl::OkStatus();
+  }).IgnoreError();
+}
+
+}  // namespace sluice::internal

@@ -1,0 +1,78 @@
+#include "pipeline/stage.h"
+
+#include <cassert>
+
+#include "pipeline/internal/stage_instance.h"
+
+namespace sluice {
+
+void StageContext::Wake() const { owner_->Wake(); }
+
+void StageContext::WakeAfter(absl::Duration delay) const { owner_->WakeAfter(delay); }
+
+Output::Output(const EventBatch& input) : input_(input), settled_(input.size(), 0) { out_.reserve(input.size()); }
+
+size_t Output::IndexOf(const Event& input) const {
+  const auto index = static_cast<size_t>(&input - input_.begin());
+  assert(&input >= input_.begin() && index < input_.size() && "event is not from the batch being handled");
+  return index;
+}
+
+void Output::Settle(size_t index) { ++settled_[index]; }
+
+void Output::Emit(const Event& input) {
+  const size_t index = IndexOf(input);
+  Settle(index);
+  if (!retains_input_) {
+    out_.RetainMemoryOf(input_);
+    retains_input_ = true;
+  }
+  out_.AppendView(input);
+}
+
+void Output::Emit(const Event& input, const EventChanges& changes) {
+  const size_t index = IndexOf(input);
+  Settle(index);
+  if (!retains_input_) {
+    out_.RetainMemoryOf(input_);
+    retains_input_ = true;
+  }
+  EventFields fields = input.fields();
+  // Bytes the stage wrote with Allocate() are already ours; others (a
+  // string of the stage's, a constant) are copied so they outlive the call.
+  auto own = [this](std::string_view bytes) {
+    return bytes.empty() || out_.OwnsBytes(bytes.data()) ? bytes : out_.Copy(bytes);
+  };
+  if (changes.key) fields.key = own(*changes.key);
+  if (changes.value) fields.value = own(*changes.value);
+  if (changes.timestamp_us) fields.timestamp_us = *changes.timestamp_us;
+  if (changes.headers) {
+    absl::Span<char> memory = out_.Allocate(sizeof(Header) * changes.headers->size());
+    auto* headers = reinterpret_cast<Header*>(memory.data());
+    for (size_t i = 0; i < changes.headers->size(); ++i) {
+      headers[i] = {own((*changes.headers)[i].key), own((*changes.headers)[i].value)};
+    }
+    fields.headers = {headers, changes.headers->size()};
+  }
+  out_.AppendView(fields);
+}
+
+void Output::Drop(const Event& input) {
+  const size_t index = IndexOf(input);
+  Settle(index);
+  dropped_.push_back(index);
+}
+
+void Output::Fail(const Event& input, absl::Status status) {
+  const size_t index = IndexOf(input);
+  Settle(index);
+  failed_.emplace_back(index, std::move(status));
+}
+
+void ConsumerAcks::Fail(const Event& input, absl::Status status) {
+  const auto index = static_cast<size_t>(&input - input_.begin());
+  assert(&input >= input_.begin() && index < input_.size() && "event is not from the batch being handled");
+  failed_.emplace_back(index, std::move(status));
+}
+
+}  // namespace sluice

@@ -1,0 +1,234 @@
+// File: pipeline/stage.h
+//
+// The three stage roles a user implements (GenStage's :producer,
+// :producer_consumer and :consumer), the context the runtime gives them, and
+// the outputs through which they hand events on. sluice's own stages and
+// connectors implement the same interfaces.
+//
+//   class UppercaseStage : public ProducerConsumer {
+//    public:
+//     absl::Status HandleEvents(const EventBatch& batch, Output& out) override {
+//       for (const Event& event : batch) {
+//         absl::Span<char> upper = out.Allocate(event.value().size());
+//         std::transform(event.value().begin(), event.value().end(), upper.begin(), ToUpper);
+//         out.Emit(event, {.value = std::string_view(upper.data(), upper.size())});
+//       }
+//       return absl::OkStatus();
+//     }
+//   };
+//
+// Implementation rules, for every role:
+//   - Callbacks must not block: no sleep, network or file I/O. Blocking work
+//     belongs on a thread of your own that wakes the stage (StageContext::Wake)
+//     when it has something.
+//   - A non-OK return or an exception escaping a callback is a *crash*: the
+//     events in hand fail with "crashed: <what>" and go to the dead-letter
+//     queue, the instance is thrown away and its supervisor decides what to
+//     restart. A bad event is not a crash: fail that event alone.
+//   - Everything in a batch is borrowed for the call. Keep nothing that points
+//     into it after returning.
+//
+// Thread-compatible: one instance runs on one worker at a time, so its state
+// needs no locks. `concurrency: N` makes N instances, each from its own
+// factory call, sharing only what the factory gave them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "pipeline/event.h"
+#include "pipeline/event_batch.h"
+
+namespace sluice {
+
+class AckTracker;
+class Clock;
+
+namespace internal {
+class StageInstance;
+}  // namespace internal
+
+// What a stage instance knows of where it runs. Valid from the factory call
+// until the instance is destroyed.
+//
+// Thread-safe: Wake() and WakeAfter() may be called from any thread.
+class StageContext {
+ public:
+  std::string_view pipeline_name() const { return pipeline_name_; }
+  std::string_view stage_name() const { return stage_name_; }
+  // This instance's index in [0, concurrency).
+  uint32_t instance() const { return instance_; }
+  uint32_t concurrency() const { return concurrency_; }
+  const Clock& clock() const { return *clock_; }
+
+  // Runs the instance soon: a producer gets HandleDemand() again if there is
+  // demand. For sources fed by a background thread.
+  void Wake() const;
+  // Runs the instance after `delay` (at the earliest).
+  void WakeAfter(absl::Duration delay) const;
+  // Producers only: which of this instance's events are done, per partition
+  // (the Kafka source commits from it). Null for other roles.
+  AckTracker* ack_tracker() const { return ack_tracker_; }
+
+ private:
+  friend class internal::StageInstance;
+
+  std::string pipeline_name_;
+  std::string stage_name_;
+  uint32_t instance_ = 0;
+  uint32_t concurrency_ = 1;
+  const Clock* clock_ = nullptr;
+  AckTracker* ack_tracker_ = nullptr;
+  internal::StageInstance* owner_ = nullptr;
+};
+
+// The base of every role. Start() and Stop() are optional hooks.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+
+  // Called once before any other callback; a non-OK status fails the start
+  // (at pipeline start: the pipeline does not start; at a restart: counts as
+  // a crash).
+  virtual absl::Status Start(const StageContext& context) {
+    (void)context;
+    return absl::OkStatus();
+  }
+  // Called once when the instance stops for good or is thrown away for a
+  // restart. A source commits here what is done.
+  virtual void Stop() {}
+};
+
+// Where a Producer puts the events it emits from HandleDemand().
+class ProducerOutput {
+ public:
+  // Append events here (EventBatch::Append copies; Allocate + AppendView
+  // writes in place; Retain + AppendView wraps a buffer of your own). An
+  // event's origin partition and offset are yours to set; offsets left
+  // negative are numbered by the runtime, 0, 1, 2, ... per partition.
+  EventBatch& batch() { return batch_; }
+  // The source has ended: no more events will ever come. Subscribers finish
+  // once they have handled everything emitted before.
+  void Finish() { finished_ = true; }
+  bool finished() const { return finished_; }
+
+ private:
+  friend class internal::StageInstance;
+  EventBatch batch_;
+  bool finished_ = false;
+};
+
+// A Producer emits events when its subscribers ask for them.
+class Producer : public Stage {
+ public:
+  // Called whenever this instance has unmet demand and either new demand
+  // arrived or Wake() was called. Emit at most `demand` events into `out`
+  // (more are kept in the producer buffer, `buffer_size`, and beyond it
+  // discarded by `buffer_keep`; that is counted, never silent). Emitting
+  // fewer, even none, is fine: the runtime calls again on the next demand or
+  // Wake(), with whatever demand is still unmet, so a producer need not count
+  // demand itself.
+  virtual absl::Status HandleDemand(size_t demand, ProducerOutput& out) = 0;
+};
+
+// Changes to an event passed on by Output::Emit(). Absent fields keep the
+// input's. Bytes outside the output's own memory (out.Allocate) are copied
+// into it.
+struct EventChanges {
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;
+  std::optional<absl::Span<const Header>> headers;
+  std::optional<int64_t> timestamp_us;
+};
+
+// Where a ProducerConsumer settles the events of the batch it handles. Each
+// input event gets at least one of:
+//   - Emit(): passes it (or a changed copy) downstream; emitting one input
+//     twice makes two events, and the input is done when both are;
+//   - Drop(): it is done here (a filter said no), acknowledged;
+//   - Fail(): it failed; retried by policy, then dead-lettered.
+// An input event settled by none of these fails with an INTERNAL error naming
+// the stage, so a forgotten event is dead-lettered, never silently lost.
+//
+// REQUIRES: every `input` argument is an element of the batch being handled
+// (a reference into it, not a copy).
+class Output {
+ public:
+  void Emit(const Event& input);
+  void Emit(const Event& input, const EventChanges& changes);
+  void Drop(const Event& input);
+  void Fail(const Event& input, absl::Status status);
+  // Writable bytes in the output batch's memory, for building a new value
+  // without a second copy.
+  absl::Span<char> Allocate(size_t bytes) { return out_.Allocate(bytes); }
+
+ private:
+  friend class internal::StageInstance;
+
+  explicit Output(const EventBatch& input);
+  size_t IndexOf(const Event& input) const;
+  void Settle(size_t index);
+
+  const EventBatch& input_;
+  EventBatch out_;
+  bool retains_input_ = false;
+  // Per input event: how many times it was emitted (or 1 for drop/fail).
+  std::vector<uint32_t> settled_;
+  std::vector<size_t> dropped_;
+  std::vector<std::pair<size_t, absl::Status>> failed_;
+};
+
+// A ProducerConsumer handles events from upstream and emits events downstream.
+class ProducerConsumer : public Stage {
+ public:
+  // Handles one batch of at most max_demand - min_demand events. See Output
+  // for how each event must be settled.
+  virtual absl::Status HandleEvents(const EventBatch& batch, Output& out) = 0;
+  // Called once when every upstream has finished and every event has been
+  // handled: emit what you still hold (a batching stage's last batch).
+  virtual absl::Status Flush(Output& out) {
+    (void)out;
+    return absl::OkStatus();
+  }
+};
+
+// How a Consumer reports per-event failures. Events not failed here are
+// acknowledged when HandleEvents() returns OK.
+//
+// REQUIRES: every `input` argument is an element of the batch being handled.
+class ConsumerAcks {
+ public:
+  void Fail(const Event& input, absl::Status status);
+
+ private:
+  friend class internal::StageInstance;
+  explicit ConsumerAcks(const EventBatch& input) : input_(input) {}
+
+  const EventBatch& input_;
+  std::vector<std::pair<size_t, absl::Status>> failed_;
+};
+
+// A Consumer is a terminal stage (a sink): what it handles is done.
+class Consumer : public Stage {
+ public:
+  virtual absl::Status HandleEvents(const EventBatch& batch, ConsumerAcks& acks) = 0;
+};
+
+// Factories make a fresh instance: at start and at every restart.
+using ProducerFactory = std::function<absl::StatusOr<std::unique_ptr<Producer>>(const StageContext&)>;
+using ProducerConsumerFactory =
+    std::function<absl::StatusOr<std::unique_ptr<ProducerConsumer>>(const StageContext&)>;
+using ConsumerFactory = std::function<absl::StatusOr<std::unique_ptr<Consumer>>(const StageContext&)>;
+
+}  // namespace sluice

@@ -1,0 +1,85 @@
+// File: pipeline/stage_metrics.h
+//
+// StageMetrics are the counters and gauges of one stage instance, updated by
+// the runtime once per batch (never per event) so they stay on in benchmarks.
+// The metrics endpoint (issue #8) reads them through Snapshot().
+//
+// How the counters add up, per instance:
+//   events_in = events_out - extra_emitted + dropped + failed_final + in hand
+// and across the pipeline every event entering at a source ends acknowledged,
+// dropped (filtered), dead-lettered or discarded (a producer buffer overflow).
+//
+// Time shares: each instance is always in one of three states - busy (in a
+// stage callback), backpressured (it has input or output but no demand
+// downstream to send to) or idle (nothing to do). A slow stage is busy; the
+// stages it holds up are backpressured behind it.
+//
+// Thread-safe: one instance writes (relaxed atomics: each is a lone counter,
+// nothing is published through it), anyone reads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace sluice {
+
+enum class InstanceState { kIdle, kBusy, kBackpressured };
+
+struct StageMetricsSnapshot {
+  uint64_t events_in = 0;       // received from upstream (or emitted, for producers)
+  uint64_t events_out = 0;      // sent downstream
+  uint64_t events_failed = 0;   // per-event failures, each attempt counted
+  uint64_t events_retried = 0;  // failures scheduled for another attempt
+  uint64_t events_dead_lettered = 0;
+  uint64_t events_discarded = 0;    // producer buffer overflow
+  uint64_t events_dropped = 0;      // filtered out: done here
+  uint64_t events_acknowledged = 0; // consumers: done here
+  uint64_t restarts = 0;
+  int64_t mailbox_depth = 0;       // events received and not yet handled
+  int64_t outstanding_demand = 0;  // asked upstream, not yet received
+  uint64_t busy_ns = 0;
+  uint64_t idle_ns = 0;
+  uint64_t backpressured_ns = 0;
+  std::string last_crash;
+
+  StageMetricsSnapshot& operator+=(const StageMetricsSnapshot& other);
+};
+
+class StageMetrics {
+ public:
+  using Counter = std::atomic<uint64_t>;
+  using Gauge = std::atomic<int64_t>;
+
+  static void Add(Counter& counter, uint64_t delta) {
+    counter.fetch_add(delta, std::memory_order_relaxed);
+  }
+  static void Set(Gauge& gauge, int64_t value) { gauge.store(value, std::memory_order_relaxed); }
+
+  Counter events_in{0};
+  Counter events_out{0};
+  Counter events_failed{0};
+  Counter events_retried{0};
+  Counter events_dead_lettered{0};
+  Counter events_discarded{0};
+  Counter events_dropped{0};
+  Counter events_acknowledged{0};
+  Counter restarts{0};
+  Gauge mailbox_depth{0};
+  Gauge outstanding_demand{0};
+  Counter busy_ns{0};
+  Counter idle_ns{0};
+  Counter backpressured_ns{0};
+
+  void set_last_crash(std::string reason);
+  StageMetricsSnapshot Snapshot() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::string last_crash_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the release preset and runs the quickstart: an
+# in-memory pipeline that prints a summary and exits 0 on success.
+#
+# Works as root on a fresh Debian 12 machine (or as a user with sudo).
+# SLUICE_JOBS sets build parallelism (default 2).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+jobs="${SLUICE_JOBS:-2}"
+
+bash tools/install-deps.sh
+cmake --preset release
+cmake --build --preset release -j"${jobs}" --target sluice_quickstart
+./build/release/tools/sluice_quickstart

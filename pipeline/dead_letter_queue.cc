@@ -5,7 +5,7 @@ namespace sluice {
 void InMemoryDeadLetterQueue::Write(std::vector<DeadLetter> records, WriteDone done) {
   absl::Status result;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     result = failure_;
     if (result.ok()) {
       for (DeadLetter& record : records) records_.push_back(std::move(record));
@@ -17,22 +17,22 @@ void InMemoryDeadLetterQueue::Write(std::vector<DeadLetter> records, WriteDone d
 }
 
 std::vector<DeadLetter> InMemoryDeadLetterQueue::records() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return records_;
 }
 
 size_t InMemoryDeadLetterQueue::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return records_.size();
 }
 
 void InMemoryDeadLetterQueue::set_failure(absl::Status status) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   failure_ = std::move(status);
 }
 
 size_t InMemoryDeadLetterQueue::failed_writes() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return failed_writes_;
 }
 

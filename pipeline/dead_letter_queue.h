@@ -26,7 +26,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "pipeline/event.h"
 
@@ -79,7 +79,7 @@ class InMemoryDeadLetterQueue final : public DeadLetterQueue {
   size_t failed_writes() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<DeadLetter> records_ ABSL_GUARDED_BY(mu_);
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   size_t failed_writes_ ABSL_GUARDED_BY(mu_) = 0;

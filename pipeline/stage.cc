@@ -69,6 +69,38 @@ void Output::Fail(const Event& input, absl::Status status) {
   failed_.emplace_back(index, std::move(status));
 }
 
+PendingAcks ConsumerAcks::Defer() {
+  assert(deferred_ == nullptr && "Defer() called twice in one call");
+  deferred_ = std::make_shared<internal::PendingAcksState>();
+  return PendingAcks(deferred_);
+}
+
+PendingAcks& PendingAcks::operator=(PendingAcks&& other) noexcept {
+  if (this != &other) {
+    if (state_ != nullptr) internal::CompletePendingAcks(*state_, absl::AbortedError("abandoned: pending acknowledgements replaced"));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+PendingAcks::~PendingAcks() {
+  if (state_ != nullptr) {
+    internal::CompletePendingAcks(*state_, absl::AbortedError("abandoned: pending acknowledgements dropped by the stage"));
+  }
+}
+
+void PendingAcks::Ack() {
+  if (state_ == nullptr) return;
+  internal::CompletePendingAcks(*state_, absl::OkStatus());
+  state_.reset();
+}
+
+void PendingAcks::Fail(absl::Status status) {
+  if (state_ == nullptr) return;
+  internal::CompletePendingAcks(*state_, std::move(status));
+  state_.reset();
+}
+
 void ConsumerAcks::Fail(const Event& input, absl::Status status) {
   const auto index = static_cast<size_t>(&input - input_.begin());
   assert(&input >= input_.begin() && index < input_.size() && "event is not from the batch being handled");

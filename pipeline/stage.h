@@ -203,13 +203,57 @@ class ProducerConsumer : public Stage {
   }
 };
 
-// How a Consumer reports per-event failures. Events not failed here are
-// acknowledged when HandleEvents() returns OK.
+namespace internal {
+struct PendingAcksState;
+}  // namespace internal
+
+// Acknowledgements a Consumer holds back until the events are really stored:
+// a sink that writes in batches completes them when it flushes. Until then
+// the events stay in flight, so their offsets are not committed.
+//
+//   absl::Status HandleEvents(const EventBatch& batch, ConsumerAcks& acks) override {
+//     writer_.Append(batch);
+//     pending_.push_back(acks.Defer());
+//     if (writer_.size() >= 10'000) return Flush();  // Flush() calls Ack() on each
+//     return absl::OkStatus();
+//   }
+//
+// An object destroyed without Ack() or Fail() fails its events as
+// "abandoned" (a crashed sink's held events go the dead-letter path).
+//
+// Thread-safe: Ack() and Fail() may be called from any thread (a sink's own
+// I/O thread). Must not outlive the pipeline.
+class PendingAcks {
+ public:
+  PendingAcks() = default;
+  PendingAcks(PendingAcks&&) noexcept = default;
+  PendingAcks& operator=(PendingAcks&& other) noexcept;
+  PendingAcks(const PendingAcks&) = delete;
+  PendingAcks& operator=(const PendingAcks&) = delete;
+  ~PendingAcks();
+
+  // The held events are done.
+  void Ack();
+  // The held events failed: retried by policy, then dead-lettered.
+  void Fail(absl::Status status);
+
+ private:
+  friend class ConsumerAcks;
+  explicit PendingAcks(std::shared_ptr<internal::PendingAcksState> state) : state_(std::move(state)) {}
+  std::shared_ptr<internal::PendingAcksState> state_;
+};
+
+// How a Consumer reports per-event failures and holds back acknowledgements.
+// Events not failed here are acknowledged when HandleEvents() returns OK,
+// unless Defer() was called.
 //
 // REQUIRES: every `input` argument is an element of the batch being handled.
 class ConsumerAcks {
  public:
   void Fail(const Event& input, absl::Status status);
+  // Holds back the acknowledgement of this call's events (those not failed)
+  // until the returned object is completed. At most once per call.
+  PendingAcks Defer();
 
  private:
   friend class internal::StageInstance;
@@ -217,12 +261,16 @@ class ConsumerAcks {
 
   const EventBatch& input_;
   std::vector<std::pair<size_t, absl::Status>> failed_;
+  std::shared_ptr<internal::PendingAcksState> deferred_;
 };
 
 // A Consumer is a terminal stage (a sink): what it handles is done.
 class Consumer : public Stage {
  public:
   virtual absl::Status HandleEvents(const EventBatch& batch, ConsumerAcks& acks) = 0;
+  // Called once when every upstream has finished and every event has been
+  // handled: write out and complete what is still held (PendingAcks).
+  virtual absl::Status Flush() { return absl::OkStatus(); }
 };
 
 // Factories make a fresh instance: at start and at every restart.

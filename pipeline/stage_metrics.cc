@@ -24,7 +24,7 @@ StageMetricsSnapshot& StageMetricsSnapshot::operator+=(const StageMetricsSnapsho
 }
 
 void StageMetrics::set_last_crash(std::string reason) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   last_crash_ = std::move(reason);
 }
 
@@ -44,7 +44,7 @@ StageMetricsSnapshot StageMetrics::Snapshot() const {
   s.busy_ns = busy_ns.load(std::memory_order_relaxed);
   s.idle_ns = idle_ns.load(std::memory_order_relaxed);
   s.backpressured_ns = backpressured_ns.load(std::memory_order_relaxed);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   s.last_crash = last_crash_;
   return s;
 }

@@ -23,7 +23,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 
 namespace sluice {
 
@@ -78,7 +78,7 @@ class StageMetrics {
   StageMetricsSnapshot Snapshot() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::string last_crash_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -18,7 +18,7 @@ Supervisor::Supervisor(std::string name, SupervisionOptions options, size_t chil
 void Supervisor::ChildCrashed(size_t index, const std::string& reason) {
   bool give_up = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (gave_up_) return;  // already escalated; the parent decides now
     const absl::Time now = clock_.Now();
     while (!recent_restarts_.empty() && recent_restarts_.front() <= now - options_.max_seconds) {
@@ -54,18 +54,18 @@ void Supervisor::ChildCrashed(size_t index, const std::string& reason) {
 }
 
 void Supervisor::Reset() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   recent_restarts_.clear();
   gave_up_ = false;
 }
 
 size_t Supervisor::restarts() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return restarts_;
 }
 
 bool Supervisor::gave_up() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return gave_up_;
 }
 

@@ -27,7 +27,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "pipeline/clock.h"
 #include "pipeline/options.h"
@@ -63,7 +63,7 @@ class Supervisor {
   const RestartChild restart_child_;
   const Escalate escalate_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<absl::Time> recent_restarts_ ABSL_GUARDED_BY(mu_);
   size_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
   bool gave_up_ ABSL_GUARDED_BY(mu_) = false;

@@ -108,26 +108,30 @@ absl::Status PipelineRuntime::Start() {
 }
 
 bool PipelineRuntime::AllFinished() const {
-  return std::all_of(instances_.begin(), instances_.end(), [](const auto& instance) { return instance->finished(); });
+  return std::all_of(instances_.begin(), instances_.end(), [](const auto& instance) {
+    return instance->finished() && !instance->restart_pending();
+  });
 }
 
 void PipelineRuntime::InstanceFinished() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++finish_events_;
+  finished_cv_.notify_all();
 }
 
 void PipelineRuntime::Halt(absl::Status status) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (halt_status_.ok()) halt_status_ = status;
     halted_.store(true, std::memory_order_release);
+    finished_cv_.notify_all();
   }
   if (!absl::IsCancelled(status)) SPDLOG_ERROR("{}", std::string(status.message()));
 }
 
 void PipelineRuntime::Drain(std::optional<absl::Duration> timeout) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (drain_deadline_.has_value() || ended_) return;
     drain_deadline_ = clock_->Now() + timeout.value_or(options_.shutdown_timeout);
   }
@@ -138,7 +142,7 @@ void PipelineRuntime::Drain(std::optional<absl::Duration> timeout) {
 RunReport PipelineRuntime::Wait() {
   RunReport report;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<Mutex> lock(mu_);
     while (true) {
       if (halted_.load(std::memory_order_acquire)) break;
       if (AllFinished()) break;
@@ -146,17 +150,12 @@ RunReport PipelineRuntime::Wait() {
         report.drained = false;
         break;
       }
-      // Finishing instances bump finish_events_; the timeout bounds how late
-      // a drain deadline is noticed.
-      std::pair<PipelineRuntime*, uint64_t> seen(this, finish_events_);
-      mu_.AwaitWithTimeout(absl::Condition(
-                               +[](std::pair<PipelineRuntime*, uint64_t>* arg)
-                                   ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                     return arg->first->finish_events_ != arg->second ||
-                                            arg->first->halted_.load(std::memory_order_acquire);
-                                   },
-                               &seen),
-                           absl::Milliseconds(20));
+      // Finishing instances bump finish_events_ and notify; the timeout
+      // bounds how late a drain deadline is noticed.
+      const uint64_t seen = finish_events_;
+      finished_cv_.wait_for(lock, std::chrono::milliseconds(20), [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return finish_events_ != seen || halted_.load(std::memory_order_acquire);
+      });
     }
     ended_ = true;
     report.status = halt_status_;

@@ -19,7 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "pipeline/ack_tracker.h"
@@ -93,12 +93,13 @@ class PipelineRuntime {
   std::atomic<bool> started_{false};
   absl::Time started_at_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::Status halt_status_ ABSL_GUARDED_BY(mu_);
   // Bumped on every InstanceFinished() so Wait() re-checks.
   uint64_t finish_events_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<absl::Time> drain_deadline_ ABSL_GUARDED_BY(mu_);
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar finished_cv_;
 };
 
 }  // namespace sluice::internal

@@ -1,5 +1,8 @@
 #include "pipeline/internal/scheduler.h"
 
+#include "absl/time/clock.h"
+
+#include <algorithm>
 #include <thread>
 
 namespace sluice::internal {
@@ -39,14 +42,15 @@ void Scheduler::Enqueue(Actor* actor) {
 }
 
 void Scheduler::NotifyAt(Actor* actor, absl::Time deadline) {
-  absl::MutexLock lock(&timer_mu_);
+  MutexLock lock(&timer_mu_);
   if (timer_stop_) return;
   timers_.push({deadline, actor});
   timers_changed_ = true;
+  timer_cv_.notify_one();
 }
 
 void Scheduler::TimerLoop() {
-  absl::MutexLock lock(&timer_mu_);
+  std::unique_lock<Mutex> lock(timer_mu_);
   while (!timer_stop_) {
     timers_changed_ = false;
     const absl::Time now = absl::Now();
@@ -55,23 +59,20 @@ void Scheduler::TimerLoop() {
       timers_.pop();
       actor->Notify();
     }
-    const absl::Time next = timers_.empty() ? now + absl::Milliseconds(50) : timers_.top().deadline;
+    const absl::Duration wait =
+        timers_.empty() ? absl::Milliseconds(50) : std::min(timers_.top().deadline - now, absl::Milliseconds(50));
     // Wakes early when a timer is pushed (it may be due sooner) or on stop.
-    timer_mu_.AwaitWithDeadline(
-        absl::Condition(
-            +[](Scheduler* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->timer_mu_) {
-              return self->timer_stop_ || self->timers_changed_;
-            },
-            this),
-        next);
+    timer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
+                       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return timer_stop_ || timers_changed_; });
   }
 }
 
 void Scheduler::Shutdown() {
   if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
   {
-    absl::MutexLock lock(&timer_mu_);
+    MutexLock lock(&timer_mu_);
     timer_stop_ = true;
+    timer_cv_.notify_one();
   }
   if (timer_thread_.joinable()) timer_thread_.join();
   while (pending_slices_.load(std::memory_order_acquire) > 0) {

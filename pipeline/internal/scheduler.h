@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "oneapi/tbb/task_arena.h"
 
@@ -91,10 +91,11 @@ class Scheduler {
   std::atomic<int64_t> pending_slices_{0};
   std::atomic<bool> shut_down_{false};
 
-  absl::Mutex timer_mu_;
+  Mutex timer_mu_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_ ABSL_GUARDED_BY(timer_mu_);
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
   bool timers_changed_ ABSL_GUARDED_BY(timer_mu_) = false;
+  CondVar timer_cv_;
   std::thread timer_thread_;
 };
 

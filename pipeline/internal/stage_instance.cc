@@ -34,6 +34,23 @@ absl::Duration DeadLetterBackoff(uint32_t failures) {
 
 }  // namespace
 
+void CompletePendingAcks(PendingAcksState& state, absl::Status status) {
+  StageInstance* owner = nullptr;
+  EventBatch events;
+  {
+    MutexLock lock(&state.mu);
+    if (state.completed) return;
+    if (!state.armed) {
+      if (!state.early.has_value()) state.early = std::move(status);
+      return;
+    }
+    state.completed = true;
+    owner = state.owner;
+    events = std::move(state.events);
+  }
+  if (owner != nullptr) owner->CompleteDeferred(std::move(events), std::move(status));
+}
+
 StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index, SourceId source_id)
     : Actor(runtime.scheduler()),
       runtime_(runtime),
@@ -68,7 +85,11 @@ StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint
   state_since_ns_ = absl::GetCurrentTimeNanos();
 }
 
-StageInstance::~StageInstance() = default;
+StageInstance::~StageInstance() {
+  // The user's stage goes first: PendingAcks it still holds complete into
+  // this instance, whose members must still be alive.
+  user_stage_.reset();
+}
 
 bool StageInstance::is_producer() const { return stage_.spec.role == StageRole::kProducer; }
 bool StageInstance::has_output() const { return stage_.spec.role != StageRole::kConsumer; }
@@ -142,7 +163,7 @@ void StageInstance::SendInitialDemand() {
 
 void StageInstance::Post(Message message) {
   {
-    absl::MutexLock lock(&mailbox_mu_);
+    MutexLock lock(&mailbox_mu_);
     mailbox_.push_back(std::move(message));
   }
   Notify();
@@ -151,8 +172,50 @@ void StageInstance::Post(Message message) {
 void StageInstance::PostEvents(uint32_t upstream, EventBatch batch) { Post(EventsMessage{upstream, std::move(batch)}); }
 void StageInstance::PostAsk(SubscriptionId subscription, int64_t count) { Post(AskMessage{subscription, count}); }
 void StageInstance::PostUpstreamDone(uint32_t upstream) { Post(UpstreamDoneMessage{upstream}); }
-void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status) {
-  Post(DeadLettersFailedMessage{std::move(records), std::move(status)});
+void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status, uint32_t failures) {
+  Post(DeadLettersFailedMessage{std::move(records), std::move(status), failures});
+}
+
+void StageInstance::CompleteDeferred(EventBatch events, absl::Status status) {
+  if (!status.ok() && runtime_.halted()) {
+    // The run is over: no dead-letter path any more. The events stay in
+    // flight, uncommitted, for redelivery.
+    deferred_in_flight_.fetch_sub(static_cast<int64_t>(events.size()), std::memory_order_acq_rel);
+    return;
+  }
+  if (status.ok()) {
+    runtime_.Complete(events.events());
+    StageMetrics::Add(metrics_.events_acknowledged, events.size());
+    deferred_in_flight_.fetch_sub(static_cast<int64_t>(events.size()), std::memory_order_acq_rel);
+    Notify();
+    return;
+  }
+  Post(DeferredFailedMessage{std::move(events), std::move(status)});
+}
+
+void StageInstance::Handle(DeferredFailedMessage& message) {
+  for (const Event& event : message.events) FailEvent(event, message.status);
+  FlushDeadLetters();
+  // Counted out only now that the failures are queued, so the instance
+  // cannot finish in between.
+  deferred_in_flight_.fetch_sub(static_cast<int64_t>(message.events.size()), std::memory_order_acq_rel);
+}
+
+void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk, const std::vector<uint8_t>& failed) {
+  PendingAcksState& state = *acks.deferred_;
+  std::optional<absl::Status> early;
+  {
+    MutexLock lock(&state.mu);
+    state.owner = this;
+    state.events.RetainMemoryOf(chunk);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (failed.empty() || !failed[i]) state.events.AppendView(chunk[i]);
+    }
+    state.armed = true;
+    deferred_in_flight_.fetch_add(static_cast<int64_t>(state.events.size()), std::memory_order_acq_rel);
+    early = std::move(state.early);
+  }
+  if (early.has_value()) CompletePendingAcks(state, std::move(*early));
 }
 
 void StageInstance::Wake() {
@@ -164,7 +227,7 @@ void StageInstance::WakeAfter(absl::Duration delay) { scheduler().NotifyAt(this,
 
 void StageInstance::RequestRestart(std::string reason) {
   {
-    absl::MutexLock lock(&restart_mu_);
+    MutexLock lock(&restart_mu_);
     restart_reason_ = std::move(reason);
   }
   restart_requested_.store(true, std::memory_order_release);
@@ -177,13 +240,17 @@ void StageInstance::RequestDrain() {
 }
 
 bool StageInstance::HasMessages() {
-  absl::MutexLock lock(&mailbox_mu_);
+  // A restart or wake requested while this instance was running is a message too.
+  if (restart_requested_.load(std::memory_order_acquire) || wake_requested_.load(std::memory_order_acquire)) {
+    return true;
+  }
+  MutexLock lock(&mailbox_mu_);
   return !mailbox_.empty();
 }
 
 void StageInstance::TakeMessages() {
   {
-    absl::MutexLock lock(&mailbox_mu_);
+    MutexLock lock(&mailbox_mu_);
     std::swap(taken_, mailbox_);
   }
   for (Message& message : taken_) {
@@ -221,7 +288,8 @@ void StageInstance::Handle(UpstreamDoneMessage& message) {
 }
 
 void StageInstance::Handle(DeadLettersFailedMessage& message) {
-  const uint32_t failures = 1;
+  dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records.size()), std::memory_order_acq_rel);
+  const uint32_t failures = message.failures;
   SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}", stage_.spec.name,
               index_, message.records.size(), AsString(message.status));
   dead_letters_to_rewrite_.push_back(
@@ -251,7 +319,7 @@ void StageInstance::RestartIfRequested() {
   if (!restart_requested_.exchange(false, std::memory_order_acq_rel)) return;
   std::string reason;
   {
-    absl::MutexLock lock(&restart_mu_);
+    MutexLock lock(&restart_mu_);
     reason = restart_reason_;
   }
   if (user_stage_ != nullptr) {
@@ -272,7 +340,9 @@ void StageInstance::RestartIfRequested() {
     return;
   }
   new_demand_ = true;
-  flushed_ = false;
+  // Restarted after finishing (a sibling crashed late): still finished; tell
+  // the runtime, which waits for pending restarts before ending the run.
+  if (finished()) runtime_.InstanceFinished();
 }
 
 // ---------------------------------------------------------------------------
@@ -437,7 +507,11 @@ bool StageInstance::InputBlocked() const {
   }
   // Events waiting for a retry or a dead-letter write are still in hand.
   const auto in_hand = static_cast<int64_t>(retries_.size()) + dead_letters_in_flight();
-  return in_hand >= stage_.spec.options.max_demand;
+  if (in_hand >= stage_.spec.options.max_demand) return true;
+  // A sink holding acknowledgements back (writing in batches) may hold up
+  // to buffer_size events before it must flush.
+  return deferred_in_flight_.load(std::memory_order_acquire) >=
+         static_cast<int64_t>(stage_.spec.options.buffer_size);
 }
 
 bool StageInstance::RunConsumer() {
@@ -536,25 +610,30 @@ void StageInstance::HandleConsumerChunk(EventBatch& chunk) {
   absl::Status status = Guarded([&] { return consumer_->HandleEvents(chunk, acks); });
   EnterState(InstanceState::kIdle);
   if (!status.ok()) {
+    if (acks.deferred_ != nullptr) {
+      // The crashed call's events are dead-lettered below; its deferral is void.
+      MutexLock lock(&acks.deferred_->mu);
+      acks.deferred_->completed = true;
+    }
     Crash(AsString(status), &chunk);
     return;
   }
-  if (acks.failed_.empty()) {
-    runtime_.Complete(chunk.events());
-    StageMetrics::Add(metrics_.events_acknowledged, chunk.size());
+  std::vector<uint8_t> failed;
+  if (!acks.failed_.empty()) {
+    failed.assign(chunk.size(), 0);
+    for (const auto& [i, why] : acks.failed_) {
+      if (failed[i]) continue;  // failed twice in one call: one failure
+      failed[i] = 1;
+      FailEvent(chunk[i], why);
+    }
+  }
+  if (acks.deferred_ != nullptr) {
+    ArmDeferred(acks, chunk, failed);
     return;
   }
-  std::vector<uint8_t> failed(chunk.size(), 0);
-  for (const auto& [i, why] : acks.failed_) failed[i] = 1;
-  const auto failures = static_cast<size_t>(std::count(failed.begin(), failed.end(), uint8_t{1}));
   runtime_.Complete(chunk.events(), failed);
+  const auto failures = static_cast<size_t>(std::count(failed.begin(), failed.end(), uint8_t{1}));
   StageMetrics::Add(metrics_.events_acknowledged, chunk.size() - failures);
-  for (size_t i = 0; i < failed.size(); ++i) failed[i] = 0;
-  for (auto& [i, why] : acks.failed_) {
-    if (failed[i]) continue;  // failed twice in one call: one failure
-    failed[i] = 1;
-    FailEvent(chunk[i], why);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -620,10 +699,10 @@ void StageInstance::WriteDeadLetters(std::vector<DeadLetter> records, uint32_t f
       return;
     }
     // Not stored: the events stay in flight (uncommitted) and are written
-    // again after a backoff; the stage takes no new input meanwhile.
-    dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
-    (void)failures;
-    PostDeadLettersFailed(std::move(*keep), std::move(status));
+    // again after a backoff; the stage takes no new input meanwhile. They
+    // count as in flight until the instance has queued the rewrite, so it
+    // cannot finish in between.
+    PostDeadLettersFailed(std::move(*keep), std::move(status), failures + 1);
   });
 }
 
@@ -681,6 +760,14 @@ void StageInstance::MaybeFinish() {
         !dead_letters_to_rewrite_.empty() || dead_letters_in_flight() > 0) {
       return;
     }
+    if (consumer_ != nullptr && !flushed_) {
+      flushed_ = true;
+      if (absl::Status status = Guarded([&] { return consumer_->Flush(); }); !status.ok()) {
+        Crash(AsString(status), nullptr);
+        return;
+      }
+    }
+    if (deferred_in_flight_.load(std::memory_order_acquire) > 0) return;
     if (producer_consumer_ != nullptr && !flushed_) {
       flushed_ = true;
       EventBatch none;

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -31,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/dead_letter_queue.h"
@@ -46,6 +47,22 @@ namespace sluice::internal {
 
 class PipelineRuntime;
 struct StageRuntime;
+class StageInstance;
+
+// What a PendingAcks refers to. The runtime arms it when the HandleEvents()
+// call that deferred returns; a completion that comes earlier (inside that
+// very call) is kept and applied on arming.
+struct PendingAcksState {
+  Mutex mu;
+  StageInstance* owner ABSL_GUARDED_BY(mu) = nullptr;
+  EventBatch events ABSL_GUARDED_BY(mu);
+  bool armed ABSL_GUARDED_BY(mu) = false;
+  bool completed ABSL_GUARDED_BY(mu) = false;
+  std::optional<absl::Status> early ABSL_GUARDED_BY(mu);
+};
+
+// Completes `state` with `status` (OK: acknowledged). Idempotent.
+void CompletePendingAcks(PendingAcksState& state, absl::Status status);
 
 class StageInstance final : public Actor, private DispatchTarget {
  public:
@@ -68,7 +85,10 @@ class StageInstance final : public Actor, private DispatchTarget {
   void PostEvents(uint32_t upstream, EventBatch batch);
   void PostAsk(SubscriptionId subscription, int64_t count);
   void PostUpstreamDone(uint32_t upstream);
-  void PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status);
+  // A dead-letter write failed for the `failures`-th time in a row.
+  void PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status, uint32_t failures);
+  // Deferred acknowledgements completed, from any thread.
+  void CompleteDeferred(EventBatch events, absl::Status status);
   void Wake();
   void WakeAfter(absl::Duration delay);
   // The supervisor restarts this instance with fresh state.
@@ -79,6 +99,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   // After the scheduler has stopped: Stop() the user's stage. Single-threaded.
   void StopStage();
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  bool restart_pending() const { return restart_requested_.load(std::memory_order_acquire); }
   AckTracker* ack_tracker() { return ack_tracker_.get(); }
   SourceId source_id() const { return source_id_; }
   uint32_t index() const { return index_; }
@@ -100,8 +121,14 @@ class StageInstance final : public Actor, private DispatchTarget {
   struct DeadLettersFailedMessage {
     std::vector<DeadLetter> records;
     absl::Status status;
+    uint32_t failures;
   };
-  using Message = std::variant<EventsMessage, AskMessage, UpstreamDoneMessage, DeadLettersFailedMessage>;
+  struct DeferredFailedMessage {
+    EventBatch events;
+    absl::Status status;
+  };
+  using Message = std::variant<EventsMessage, AskMessage, UpstreamDoneMessage, DeadLettersFailedMessage,
+                               DeferredFailedMessage>;
 
   struct Subscriber {
     StageInstance* instance;
@@ -141,6 +168,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void Handle(AskMessage& message);
   void Handle(UpstreamDoneMessage& message);
   void Handle(DeadLettersFailedMessage& message);
+  void Handle(DeferredFailedMessage& message);
+  void ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk, const std::vector<uint8_t>& failed);
 
   bool is_producer() const;
   bool has_output() const;
@@ -188,14 +217,14 @@ class StageInstance final : public Actor, private DispatchTarget {
   ProducerConsumer* producer_consumer_ = nullptr;
   Consumer* consumer_ = nullptr;
 
-  absl::Mutex mailbox_mu_;
+  Mutex mailbox_mu_;
   std::vector<Message> mailbox_ ABSL_GUARDED_BY(mailbox_mu_);
   std::vector<Message> taken_;  // reused between slices
 
   std::atomic<bool> wake_requested_{false};
   std::atomic<bool> restart_requested_{false};
   std::atomic<bool> drain_requested_{false};
-  absl::Mutex restart_mu_;
+  Mutex restart_mu_;
   std::string restart_reason_ ABSL_GUARDED_BY(restart_mu_);
 
   // Producer side (producers and producer-consumers).
@@ -223,6 +252,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   std::vector<DeadLetter> dead_letters_to_write_;
   std::deque<PendingDeadLetters> dead_letters_to_rewrite_;
   std::atomic<int64_t> dead_letters_in_flight_{0};
+  // Events whose acknowledgement a consumer deferred (PendingAcks).
+  std::atomic<int64_t> deferred_in_flight_{0};
   std::mt19937_64 random_;
 
   std::atomic<bool> finished_{false};

@@ -3,20 +3,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <initializer_list>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <random>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
 
@@ -419,14 +419,14 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
     Partition partition;
     std::vector<Offset> offsets;
   };
-  // Batches on their way from the source to the ackers.
+  // Batches on their way from the source to the ackers. A std::mutex, not an
+  // Mutex: Debian's Abseil is not built with TSan, which therefore
+  // cannot see an Mutex order anything.
   struct Queue {
-    bool has_work_or_finished() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
-      return !batches.empty() || source_finished;
-    }
-    absl::Mutex mu;
-    std::deque<Batch> batches ABSL_GUARDED_BY(mu);
-    bool source_finished ABSL_GUARDED_BY(mu) = false;
+    std::mutex mu;
+    std::condition_variable has_work_or_finished;
+    std::deque<Batch> batches;
+    bool source_finished = false;
   } queue;
 
   AckTracker tracker;
@@ -454,15 +454,21 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
         // Partition 2 broadcasts every fifth batch to three branches.
         const bool broadcast = index == 2 && batch_index % 5 == 0;
         if (broadcast) tracker.AddRefs(partition, batch.offsets, kBroadcastBranches - 1);
-        absl::MutexLock lock(&queue.mu);
-        for (uint32_t copy = 1; broadcast && copy < kBroadcastBranches; ++copy) {
-          queue.batches.push_back(batch);
+        {
+          std::lock_guard<std::mutex> lock(queue.mu);
+          for (uint32_t copy = 1; broadcast && copy < kBroadcastBranches; ++copy) {
+            queue.batches.push_back(batch);
+          }
+          queue.batches.push_back(std::move(batch));
         }
-        queue.batches.push_back(std::move(batch));
+        queue.has_work_or_finished.notify_all();
       }
     }
-    absl::MutexLock lock(&queue.mu);
-    queue.source_finished = true;
+    {
+      std::lock_guard<std::mutex> lock(queue.mu);
+      queue.source_finished = true;
+    }
+    queue.has_work_or_finished.notify_all();
   });
 
   std::vector<std::thread> ackers;
@@ -472,8 +478,9 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
       while (true) {
         Batch batch;
         {
-          absl::MutexLock lock(&queue.mu);
-          queue.mu.Await(absl::Condition(&queue, &Queue::has_work_or_finished));
+          std::unique_lock<std::mutex> lock(queue.mu);
+          queue.has_work_or_finished.wait(
+              lock, [&queue] { return !queue.batches.empty() || queue.source_finished; });
           if (queue.batches.empty()) return;
           batch = std::move(queue.batches.front());
           queue.batches.pop_front();

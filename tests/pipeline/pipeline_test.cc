@@ -70,7 +70,7 @@ TEST(PipelineTest, ConsumerChunksNeverExceedMaxMinusMinDemand) {
   RunReport report = pipeline->Wait();
   ASSERT_TRUE(report.status.ok());
   EXPECT_EQ(log->size(), 1000u);
-  absl::MutexLock lock(&log->mu);
+  MutexLock lock(&log->mu);
   EXPECT_LE(*std::max_element(log->batch_sizes.begin(), log->batch_sizes.end()), 10u);
 }
 
@@ -83,7 +83,7 @@ TEST(PipelineTest, ProducerIsAskedForNoMoreThanSubscribersDemand) {
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   ASSERT_TRUE(pipeline->Wait().status.ok());
-  absl::MutexLock lock(&state->mu);
+  MutexLock lock(&state->mu);
   ASSERT_FALSE(state->demands.empty());
   // One subscriber with max_demand 40: never more than 40 outstanding.
   EXPECT_EQ(state->demands.front(), 40u);
@@ -141,7 +141,7 @@ TEST(PipelineTest, PartitionDispatchKeepsPerKeyOrder) {
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   ASSERT_TRUE(pipeline->Wait().status.ok());
-  absl::MutexLock lock(&log->mu);
+  MutexLock lock(&log->mu);
   ASSERT_EQ(log->values.size(), 20000u);
   std::map<std::string, int64_t> last_of_key;
   for (size_t i = 0; i < log->values.size(); ++i) {

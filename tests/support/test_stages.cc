@@ -26,7 +26,7 @@ class Generator final : public Producer {
       : state_(std::move(state)), options_(options) {}
 
   absl::Status HandleDemand(size_t demand, ProducerOutput& out) override {
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     state_->demands.push_back(demand);
     const size_t count = options_.emit_per_call > 0 ? options_.emit_per_call : demand;
     for (size_t n = 0; n < count && state_->next < options_.total; ++n) {
@@ -82,7 +82,7 @@ class Sink final : public Consumer {
       }
       good.push_back(&event);
     }
-    absl::MutexLock lock(&log_->mu);
+    MutexLock lock(&log_->mu);
     log_->batch_sizes.push_back(batch.size());
     for (const Event* event : good) {
       log_->values.emplace_back(event->value());

@@ -17,7 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "pipeline/mutex.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage.h"
 
@@ -29,7 +29,7 @@ std::string EventValue(uint64_t i);
 int64_t EventNumber(std::string_view value);
 
 struct GeneratorState {
-  absl::Mutex mu;
+  Mutex mu;
   uint64_t next ABSL_GUARDED_BY(mu) = 0;
   // Every HandleDemand() demand, in order.
   std::vector<size_t> demands ABSL_GUARDED_BY(mu);
@@ -49,18 +49,18 @@ using EventHook = std::function<absl::Status(const Event&, const StageContext&)>
 ProducerConsumerFactory MakeMap(EventHook on_event = nullptr);
 
 struct SinkLog {
-  mutable absl::Mutex mu;
+  mutable Mutex mu;
   std::vector<std::string> values ABSL_GUARDED_BY(mu);
   std::vector<std::string> keys ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> instances ABSL_GUARDED_BY(mu);
   std::vector<size_t> batch_sizes ABSL_GUARDED_BY(mu);
 
   size_t size() const {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     return values.size();
   }
   std::vector<std::string> Values() const {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     return values;
   }
 };

@@ -137,8 +137,14 @@ TEST(PartitionDispatcherTest, HoldsEventsForAMemberWithoutDemandAndSendsThemWhen
 
   // A asks: its held events go first, then new events for it, in one batch.
   target.Ask(dispatcher, kA, 10);
-  EventBatch pending = MakeSequencedBatch({keys_for_a[15], keys_for_a[16]}, 200);
-  dispatcher.Dispatch(pending, target);
+  {
+    // The batch sent to A starts with held events; it must retain this
+    // batch's memory too.
+    auto pending = std::make_unique<EventBatch>(
+        MakeSequencedBatch({keys_for_a[15], keys_for_a[16]}, 200));
+    dispatcher.Dispatch(*pending, target);
+    EXPECT_TRUE(pending->empty());
+  }
 
   EXPECT_EQ(dispatcher.held_events(), 0u);
   std::vector<std::string> expected_for_a(keys_for_a.begin(), keys_for_a.begin() + 17);
@@ -147,6 +153,33 @@ TEST(PartitionDispatcherTest, HoldsEventsForAMemberWithoutDemandAndSendsThemWhen
   EXPECT_EQ(target.sends().back().events.size(), 7u);
   EXPECT_EQ(target.ValuesSentTo(kA).back(), keys_for_a[16] + "#201");
   EXPECT_EQ(dispatcher.AvailableDemand(), 8);  // A (10 - 7) + B (5 - 0)
+}
+
+TEST(PartitionDispatcherTest, HeldEventsKeepTheirMemoryAfterThePendingBatchIsGone) {
+  PartitionDispatcher dispatcher;
+  RecordingDispatchTarget target;
+  SubscribeAAndB(dispatcher);
+  target.Ask(dispatcher, kB, 6);  // A asks nothing yet
+  const std::vector<std::string> keys_for_a = KeysInPartition(0, 2, 6);
+  {
+    // Every event is held: nothing sent retains this batch's memory.
+    auto pending = std::make_unique<EventBatch>(MakeSequencedBatch(keys_for_a));
+    dispatcher.Dispatch(*pending, target);
+    ASSERT_EQ(dispatcher.held_events(), 6u);
+  }
+
+  target.Ask(dispatcher, kA, 4);
+  EventBatch nothing_new;
+  dispatcher.Dispatch(nothing_new, target);
+  EventBatch returned = dispatcher.Cancel(kA);
+
+  EXPECT_THAT(target.ValuesSentTo(kA),
+              ElementsAre(keys_for_a[0] + "#0", keys_for_a[1] + "#1", keys_for_a[2] + "#2",
+                          keys_for_a[3] + "#3"));
+  ASSERT_EQ(returned.size(), 2u);
+  EXPECT_EQ(returned[0].value(), keys_for_a[4] + "#4");
+  EXPECT_EQ(returned[1].value(), keys_for_a[5] + "#5");
+  EXPECT_EQ(dispatcher.held_events(), 0u);
 }
 
 TEST(PartitionDispatcherTest, HeldEventsStayBoundedByDemandWhenAPartitionStalls) {

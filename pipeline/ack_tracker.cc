@@ -24,45 +24,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "pipeline/mutex.h"
 
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "pipeline/mutex.h"
 
 namespace sluice {
 namespace {
-
-// Debian's Abseil is not built with ThreadSanitizer, so TSan does not see
-// Mutex order anything: every field it guards reads as a data race.
-// This lock tells TSan about each acquire and release (what Abseil does
-// itself when built with TSan); elsewhere it is a plain MutexLock.
-class ABSL_SCOPED_LOCKABLE TsanVisibleLock {
- public:
-  explicit TsanVisibleLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
-#if defined(__SANITIZE_THREAD__)
-    __tsan_mutex_pre_lock(mu_, 0);
-#endif
-    mu_->Lock();
-#if defined(__SANITIZE_THREAD__)
-    __tsan_mutex_post_lock(mu_, 0, 0);
-#endif
-  }
-  ~TsanVisibleLock() ABSL_UNLOCK_FUNCTION() {
-#if defined(__SANITIZE_THREAD__)
-    __tsan_mutex_pre_unlock(mu_, 0);
-#endif
-    mu_->Unlock();
-#if defined(__SANITIZE_THREAD__)
-    __tsan_mutex_post_unlock(mu_, 0);
-#endif
-  }
-  TsanVisibleLock(const TsanVisibleLock&) = delete;
-  TsanVisibleLock& operator=(const TsanVisibleLock&) = delete;
-
- private:
-  Mutex* const mu_;
-};
 
 // The smallest ring a tracked partition gets.
 constexpr size_t kMinRingCapacity = 64;
@@ -321,11 +287,6 @@ class AckTracker::PartitionState {
 };
 
 struct AckTracker::State {
-#if defined(__SANITIZE_THREAD__)
-  State() { __tsan_mutex_create(&mu, __tsan_mutex_not_static); }
-  ~State() { __tsan_mutex_destroy(&mu, __tsan_mutex_not_static); }
-#endif
-
   Mutex mu;
   absl::flat_hash_map<Partition, PartitionState> partitions ABSL_GUARDED_BY(mu);
   // Sum of in_flight() over `partitions`.
@@ -338,20 +299,20 @@ AckTracker::~AckTracker() = default;
 
 void AckTracker::Track(Partition partition, absl::Span<const Offset> offsets) {
   if (offsets.empty()) return;
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->in_flight += state_->partitions[partition].Track(offsets);
 }
 
 void AckTracker::TrackRange(Partition partition, Offset first, size_t count) {
   if (count == 0) return;
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->in_flight += state_->partitions[partition].TrackRange(first.value(), count);
 }
 
 void AckTracker::AddRefs(Partition partition, absl::Span<const Offset> offsets,
                          uint32_t extra) {
   if (offsets.empty() || extra == 0) return;
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   if (it == state_->partitions.end()) return;
   it->second.AddRefs(offsets, extra);
@@ -359,34 +320,34 @@ void AckTracker::AddRefs(Partition partition, absl::Span<const Offset> offsets,
 
 void AckTracker::Done(Partition partition, absl::Span<const Offset> offsets) {
   if (offsets.empty()) return;
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   if (it == state_->partitions.end()) return;  // never tracked, or Reset()
   state_->in_flight -= it->second.Done(offsets);
 }
 
 std::optional<Offset> AckTracker::CommitPoint(Partition partition) const {
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   if (it == state_->partitions.end() || !it->second.has_tracked()) return std::nullopt;
   return it->second.CommitPoint();
 }
 
 size_t AckTracker::in_flight(Partition partition) const {
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   return it == state_->partitions.end() ? 0 : it->second.in_flight();
 }
 
 size_t AckTracker::in_flight() const {
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   return state_->in_flight;
 }
 
 std::vector<Partition> AckTracker::partitions() const {
   std::vector<Partition> tracked;
   {
-    TsanVisibleLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     tracked.reserve(state_->partitions.size());
     for (const auto& [partition, partition_state] : state_->partitions) {
       if (partition_state.has_tracked()) tracked.push_back(partition);
@@ -397,7 +358,7 @@ std::vector<Partition> AckTracker::partitions() const {
 }
 
 void AckTracker::Reset(Partition partition) {
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   if (it == state_->partitions.end()) return;
   state_->in_flight -= it->second.in_flight();
@@ -405,7 +366,7 @@ void AckTracker::Reset(Partition partition) {
 }
 
 size_t AckTracker::ring_capacity(Partition partition) const {
-  TsanVisibleLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);
   return it == state_->partitions.end() ? 0 : it->second.capacity();
 }

@@ -6,7 +6,9 @@ void InMemoryDeadLetterQueue::Write(std::vector<DeadLetter> records, WriteDone d
   absl::Status result;
   {
     MutexLock lock(&mu_);
-    result = failure_;
+    // A fresh Status, not a copy sharing failure_'s reference-counted
+    // message: Debian's Abseil counts references where TSan cannot see.
+    result = absl::Status(failure_.code(), failure_.message());
     if (result.ok()) {
       for (DeadLetter& record : records) records_.push_back(std::move(record));
     } else {

@@ -1,11 +1,11 @@
 #include "pipeline/dispatcher.h"
 
-#include <xxhash.h>
-
 #include <cassert>
 #include <memory>
 #include <string_view>
 #include <utility>
+
+#include <xxhash.h>
 
 #include "pipeline/dispatchers/broadcast_dispatcher.h"
 #include "pipeline/dispatchers/demand_dispatcher.h"

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 
@@ -81,8 +82,8 @@ class ReaskingTarget : public DispatchTarget {
   int64_t fanout_copies_ = 0;
 };
 
-SubscriberInfo Subscriber(uint32_t id, uint32_t group, uint32_t index_in_group,
-                          uint32_t group_size, EventSelector selector = nullptr) {
+SubscriberInfo Subscriber(uint32_t id, uint32_t group, uint32_t index_in_group, uint32_t group_size,
+                          EventSelector selector = nullptr) {
   SubscriberInfo info;
   info.id = SubscriptionId(id);
   info.group = group;

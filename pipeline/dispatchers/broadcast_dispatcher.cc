@@ -41,7 +41,7 @@ void BroadcastDispatcher::Subscribe(const SubscriberInfo& subscriber) {
 
 EventBatch BroadcastDispatcher::Cancel(SubscriptionId subscription) {
   const auto found = index_by_id_.find(subscription.value());
-  if (found == index_by_id_.end()) return EventBatch();
+  if (found == index_by_id_.end()) return {};
   const size_t cancelled = found->second;
   const size_t group = subscribers_[cancelled].group;
   subscribers_.erase(subscribers_.begin() + static_cast<ptrdiff_t>(cancelled));
@@ -54,7 +54,7 @@ EventBatch BroadcastDispatcher::Cancel(SubscriptionId subscription) {
     }
   }
   Rebuild();
-  return EventBatch();
+  return {};
 }
 
 void BroadcastDispatcher::Ask(SubscriptionId subscription, int64_t count) {
@@ -95,7 +95,7 @@ void BroadcastDispatcher::Dispatch(EventBatch& pending, DispatchTarget& target) 
     for (size_t g = 0; g < groups_.size(); ++g) {
       const Group& group = groups_[g];
       const bool wanted = !group.selector || group.selector(event);
-      wanted_by_group_[g] = wanted;
+      wanted_by_group_[g] = wanted ? 1 : 0;
       if (!wanted) continue;
       if (group.pending_demand == 0) {
         sendable = false;

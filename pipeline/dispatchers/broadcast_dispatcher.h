@@ -32,8 +32,8 @@
 //
 // Memory: each group's batch is its own EventBatch whose events are views
 // into `pending`'s memory, which every such batch retains. With one group and
-// no selector, batches are cut off the front of `pending` without copying
-// the events.
+// no selector, batches are cut off the front of `pending` (TakeFront), as the
+// DemandDispatcher does.
 //
 //   BroadcastDispatcher dispatcher;
 //   SubscriberInfo archive;
@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 

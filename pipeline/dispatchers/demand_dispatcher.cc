@@ -17,11 +17,11 @@ void DemandDispatcher::Subscribe(const SubscriberInfo& subscriber) {
 
 EventBatch DemandDispatcher::Cancel(SubscriptionId subscription) {
   const auto found = index_by_id_.find(subscription.value());
-  if (found == index_by_id_.end()) return EventBatch();
+  if (found == index_by_id_.end()) return {};
   total_pending_demand_ -= subscribers_[found->second].pending_demand;
   subscribers_.erase(subscribers_.begin() + static_cast<ptrdiff_t>(found->second));
   RebuildIndex();
-  return EventBatch();
+  return {};
 }
 
 void DemandDispatcher::Ask(SubscriptionId subscription, int64_t count) {
@@ -42,8 +42,7 @@ void DemandDispatcher::Dispatch(EventBatch& pending, DispatchTarget& target) {
   while (!pending.empty() && total_pending_demand_ > 0) {
     Subscriber& subscriber = subscribers_[MostPendingDemand()];
     assert(subscriber.pending_demand > 0);
-    const size_t count =
-        std::min(pending.size(), static_cast<size_t>(subscriber.pending_demand));
+    const size_t count = std::min(pending.size(), static_cast<size_t>(subscriber.pending_demand));
     subscriber.pending_demand -= static_cast<int64_t>(count);
     total_pending_demand_ -= static_cast<int64_t>(count);
     deliveries.push_back({subscriber.id, pending.TakeFront(count)});

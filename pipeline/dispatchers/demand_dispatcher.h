@@ -21,8 +21,10 @@
 // dispatcher holds no events: what cannot be sent stays in `pending`.
 //
 //   DemandDispatcher dispatcher;
-//   dispatcher.Subscribe({.id = SubscriptionId(1)});
-//   dispatcher.Ask(SubscriptionId(1), 1000);
+//   SubscriberInfo instance;
+//   instance.id = SubscriptionId(1);
+//   dispatcher.Subscribe(instance);
+//   dispatcher.Ask(instance.id, 1000);
 //   dispatcher.Dispatch(buffer, target);  // sends up to 1000 from `buffer`
 //
 // Each Dispatch() costs O(subscribers) per batch sent plus moving the events
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 
@@ -69,7 +72,7 @@ class DemandDispatcher final : public Dispatcher {
 
   // Index into subscribers_ of the subscriber with the most pending demand,
   // the earliest subscribed on a tie. REQUIRES: !subscribers_.empty().
-  size_t MostPendingDemand() const;
+  [[nodiscard]] size_t MostPendingDemand() const;
   void RebuildIndex();
 
   // In subscription order, so ties go to the earliest subscribed.

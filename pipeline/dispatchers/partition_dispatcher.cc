@@ -1,12 +1,11 @@
 #include "pipeline/dispatchers/partition_dispatcher.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cassert>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include <xxhash.h>
 
 namespace sluice {
 namespace {
@@ -82,7 +81,7 @@ void PartitionDispatcher::Subscribe(const SubscriberInfo& subscriber) {
 
 EventBatch PartitionDispatcher::Cancel(SubscriptionId subscription) {
   const auto found = locations_.find(subscription.value());
-  if (found == locations_.end()) return EventBatch();
+  if (found == locations_.end()) return {};
   const Location location = found->second;
   locations_.erase(found);
 

@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 
@@ -113,8 +114,8 @@ class PartitionDispatcher final : public Dispatcher {
   // drops a segment once all its events have left.
   class HeldEvents {
    public:
-    size_t size() const { return size_; }
-    bool empty() const { return size_ == 0; }
+    [[nodiscard]] size_t size() const { return size_; }
+    [[nodiscard]] bool empty() const { return size_ == 0; }
     // Appends `event`, a view into `source`. `dispatch_serial` tells apart
     // the Dispatch() calls, whose `pending` may hold different memory.
     void Push(const Event& event, const EventBatch& source, uint64_t dispatch_serial);
@@ -159,7 +160,7 @@ class PartitionDispatcher final : public Dispatcher {
     size_t slot = 0;
   };
 
-  std::string_view PartitionKeyOf(const Event& event) const {
+  [[nodiscard]] std::string_view PartitionKeyOf(const Event& event) const {
     return partition_key_ ? partition_key_(event) : event.key();
   }
 

@@ -25,6 +25,11 @@ void Actor::Run() {
   if (HasMessages()) Notify();
 }
 
+Mutex& Scheduler::HandoffMutex() {
+  static Mutex* const mu = new Mutex();
+  return *mu;
+}
+
 Scheduler::Scheduler(int workers)
     : workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       arena_(workers_),
@@ -33,12 +38,30 @@ Scheduler::Scheduler(int workers)
 Scheduler::~Scheduler() { Shutdown(); }
 
 void Scheduler::Enqueue(Actor* actor) {
-  if (shut_down_.load(std::memory_order_acquire)) return;
-  pending_slices_.fetch_add(1, std::memory_order_relaxed);
-  arena_.enqueue([this, actor] {
-    if (!shut_down_.load(std::memory_order_acquire)) actor->Run();
-    pending_slices_.fetch_sub(1, std::memory_order_release);
-  });
+  {
+    MutexLock lock(&HandoffMutex());
+    if (shut_down_) return;
+    run_queue_.push_back(actor);
+    ++pending_slices_;
+  }
+  // The task carries nothing but `this`; the actor travels through
+  // run_queue_, whose lock orders this enqueue before that run (see the file
+  // comment: TSan cannot see oneTBB's own ordering).
+  arena_.enqueue([this] { RunNext(); });
+}
+
+void Scheduler::RunNext() {
+  Actor* actor = nullptr;
+  bool run = false;
+  {
+    MutexLock lock(&HandoffMutex());
+    actor = run_queue_.front();
+    run_queue_.pop_front();
+    run = !shut_down_;
+  }
+  if (run) actor->Run();
+  MutexLock lock(&HandoffMutex());
+  if (--pending_slices_ == 0) idle_cv_.notify_all();
 }
 
 void Scheduler::NotifyAt(Actor* actor, absl::Time deadline) {
@@ -68,16 +91,19 @@ void Scheduler::TimerLoop() {
 }
 
 void Scheduler::Shutdown() {
-  if (shut_down_.exchange(true, std::memory_order_acq_rel)) return;
+  {
+    MutexLock lock(&HandoffMutex());
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
   {
     MutexLock lock(&timer_mu_);
     timer_stop_ = true;
     timer_cv_.notify_one();
   }
   if (timer_thread_.joinable()) timer_thread_.join();
-  while (pending_slices_.load(std::memory_order_acquire) > 0) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  std::unique_lock<Mutex> lock(HandoffMutex());
+  idle_cv_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_slices_ == 0; });
 }
 
 }  // namespace sluice::internal

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <queue>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "oneapi/tbb/task_arena.h"
+#include "pipeline/mutex.h"
 
 namespace sluice::internal {
 
@@ -77,6 +79,7 @@ class Scheduler {
  private:
   friend class Actor;
   void Enqueue(Actor* actor);
+  void RunNext();
   void TimerLoop();
 
   struct Timer {
@@ -87,9 +90,18 @@ class Scheduler {
 
   int workers_;
   tbb::task_arena arena_;
+  // Actors to run, in order; each arena task runs the front one. The lock
+  // is what orders an actor's enqueueing before its run for TSan. It is one
+  // process-wide lock, made before any arena thread exists: an arena thread
+  // left from an earlier scheduler must be ordered after this scheduler's
+  // construction too, and only a lock older than both can do that.
+  static Mutex& HandoffMutex();
+
+  std::deque<Actor*> run_queue_ ABSL_GUARDED_BY(HandoffMutex());
   // Slices enqueued and not finished; Shutdown() waits for zero.
-  std::atomic<int64_t> pending_slices_{0};
-  std::atomic<bool> shut_down_{false};
+  int64_t pending_slices_ ABSL_GUARDED_BY(HandoffMutex()) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(HandoffMutex()) = false;
+  CondVar idle_cv_;
 
   Mutex timer_mu_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_ ABSL_GUARDED_BY(timer_mu_);

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
+#include "pipeline/mutex.h"
 
 namespace sluice {
 
@@ -419,14 +420,12 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
     Partition partition;
     std::vector<Offset> offsets;
   };
-  // Batches on their way from the source to the ackers. A std::mutex, not an
-  // Mutex: Debian's Abseil is not built with TSan, which therefore
-  // cannot see an Mutex order anything.
+  // Batches on their way from the source to the ackers.
   struct Queue {
-    std::mutex mu;
-    std::condition_variable has_work_or_finished;
-    std::deque<Batch> batches;
-    bool source_finished = false;
+    Mutex mu;
+    CondVar has_work_or_finished;
+    std::deque<Batch> batches ABSL_GUARDED_BY(mu);
+    bool source_finished ABSL_GUARDED_BY(mu) = false;
   } queue;
 
   AckTracker tracker;
@@ -455,7 +454,7 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
         const bool broadcast = index == 2 && batch_index % 5 == 0;
         if (broadcast) tracker.AddRefs(partition, batch.offsets, kBroadcastBranches - 1);
         {
-          std::lock_guard<std::mutex> lock(queue.mu);
+          MutexLock lock(&queue.mu);
           for (uint32_t copy = 1; broadcast && copy < kBroadcastBranches; ++copy) {
             queue.batches.push_back(batch);
           }
@@ -465,7 +464,7 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
       }
     }
     {
-      std::lock_guard<std::mutex> lock(queue.mu);
+      MutexLock lock(&queue.mu);
       queue.source_finished = true;
     }
     queue.has_work_or_finished.notify_all();
@@ -478,7 +477,7 @@ TEST(AckTrackerTest, ConcurrentTrackAndDoneEndsFullyCommitted) {
       while (true) {
         Batch batch;
         {
-          std::unique_lock<std::mutex> lock(queue.mu);
+          std::unique_lock<Mutex> lock(queue.mu);
           queue.has_work_or_finished.wait(
               lock, [&queue] { return !queue.batches.empty() || queue.source_finished; });
           if (queue.batches.empty()) return;

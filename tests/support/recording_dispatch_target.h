@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 

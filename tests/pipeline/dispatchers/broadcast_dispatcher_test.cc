@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 #include "tests/support/recording_dispatch_target.h"
@@ -36,9 +37,7 @@ std::vector<std::string> Numbered(int first, int count, int step = 1) {
 }
 
 // Accepts events keyed "e<n>" with even n.
-bool IsEven(const Event& event) {
-  return (std::stoi(std::string(event.key().substr(1))) % 2) == 0;
-}
+bool IsEven(const Event& event) { return (std::stoi(std::string(event.key().substr(1))) % 2) == 0; }
 
 TEST(BroadcastDispatcherTest, SendsEveryEventToEveryGroupAfterFanout) {
   BroadcastDispatcher dispatcher;
@@ -130,8 +129,7 @@ TEST(BroadcastDispatcherTest, EventNobodyWantsIsFannedOutToZeroAndDone) {
   EXPECT_THAT(target.KeysSentTo(kFast), ElementsAre("a", "b"));
   // "a" and "b" went to one group (no Fanout). Nobody wants the drops, so
   // they need no demand and leave `pending` as done; "c" waits for demand.
-  EXPECT_THAT(target.calls(),
-              ElementsAre("fanout:drop-1:0", "fanout:drop-2:0", "send:1:2"));
+  EXPECT_THAT(target.calls(), ElementsAre("fanout:drop-1:0", "fanout:drop-2:0", "send:1:2"));
   EXPECT_THAT(KeysOf(pending), ElementsAre("c"));
 }
 

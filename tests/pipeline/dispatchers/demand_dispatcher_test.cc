@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 #include "tests/support/recording_dispatch_target.h"

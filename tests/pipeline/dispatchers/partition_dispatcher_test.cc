@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 #include "tests/support/recording_dispatch_target.h"
@@ -124,8 +125,7 @@ TEST(PartitionDispatcherTest, HoldsEventsForAMemberWithoutDemandAndSendsThemWhen
     EXPECT_TRUE(pending->empty());
   }  // Held events must keep their memory alive on their own.
 
-  EXPECT_THAT(target.KeysSentTo(kA),
-              ElementsAreArray(keys_for_a.begin(), keys_for_a.begin() + 10));
+  EXPECT_THAT(target.KeysSentTo(kA), ElementsAreArray(keys_for_a.begin(), keys_for_a.begin() + 10));
   EXPECT_THAT(target.KeysSentTo(kB), ElementsAreArray(keys_for_b));
   EXPECT_EQ(dispatcher.held_events(), 5u);
   // A (0 - 5) + B (5 - 0): B's unused demand does not let more in.
@@ -140,8 +140,8 @@ TEST(PartitionDispatcherTest, HoldsEventsForAMemberWithoutDemandAndSendsThemWhen
   {
     // The batch sent to A starts with held events; it must retain this
     // batch's memory too.
-    auto pending = std::make_unique<EventBatch>(
-        MakeSequencedBatch({keys_for_a[15], keys_for_a[16]}, 200));
+    auto pending =
+        std::make_unique<EventBatch>(MakeSequencedBatch({keys_for_a[15], keys_for_a[16]}, 200));
     dispatcher.Dispatch(*pending, target);
     EXPECT_TRUE(pending->empty());
   }
@@ -173,9 +173,8 @@ TEST(PartitionDispatcherTest, HeldEventsKeepTheirMemoryAfterThePendingBatchIsGon
   dispatcher.Dispatch(nothing_new, target);
   EventBatch returned = dispatcher.Cancel(kA);
 
-  EXPECT_THAT(target.ValuesSentTo(kA),
-              ElementsAre(keys_for_a[0] + "#0", keys_for_a[1] + "#1", keys_for_a[2] + "#2",
-                          keys_for_a[3] + "#3"));
+  EXPECT_THAT(target.ValuesSentTo(kA), ElementsAre(keys_for_a[0] + "#0", keys_for_a[1] + "#1",
+                                                   keys_for_a[2] + "#2", keys_for_a[3] + "#3"));
   ASSERT_EQ(returned.size(), 2u);
   EXPECT_EQ(returned[0].value(), keys_for_a[4] + "#4");
   EXPECT_EQ(returned[1].value(), keys_for_a[5] + "#5");

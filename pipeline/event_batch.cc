@@ -4,13 +4,63 @@
 #include <cassert>
 #include <cstring>
 
+#include "pipeline/mutex.h"
+
 namespace sluice {
+namespace {
+
+// Recycles standard-size arena chunks between batches. Without it every
+// batch's memory goes back to malloc, which returns it to the kernel and
+// page-faults it in again for the next batch: that cost more than the whole
+// handoff in the benchmarks (docs/BENCHMARKS.md). Bounded: at most
+// kMaxPooledChunks (16 MiB) wait here; more are freed.
+class ChunkPool {
+ public:
+  static constexpr size_t kMaxPooledChunks = 256;
+
+  static ChunkPool& Get() {
+    static ChunkPool* const pool = new ChunkPool();
+    return *pool;
+  }
+
+  std::unique_ptr<char[]> Take() {
+    {
+      MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        std::unique_ptr<char[]> chunk = std::move(free_.back());
+        free_.pop_back();
+        return chunk;
+      }
+    }
+    return std::make_unique_for_overwrite<char[]>(Arena::kChunkBytes);
+  }
+
+  void Give(std::unique_ptr<char[]> chunk) {
+    MutexLock lock(&mu_);
+    if (free_.size() < kMaxPooledChunks) free_.push_back(std::move(chunk));
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<std::unique_ptr<char[]>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+Arena::~Arena() {
+  for (Chunk& chunk : chunks_) {
+    if (chunk.size == kChunkBytes) ChunkPool::Get().Give(std::move(chunk.data));
+  }
+}
 
 char* Arena::Allocate(size_t bytes) {
   const size_t aligned = (bytes + 7) & ~size_t{7};
   if (chunks_.empty() || chunks_.back().size - used_in_last_ < aligned) {
-    const size_t size = std::max(kChunkBytes, aligned);
-    chunks_.push_back({std::make_unique_for_overwrite<char[]>(size), size});
+    if (aligned <= kChunkBytes) {
+      chunks_.push_back({ChunkPool::Get().Take(), kChunkBytes});
+    } else {
+      chunks_.push_back({std::make_unique_for_overwrite<char[]>(aligned), aligned});
+    }
     used_in_last_ = 0;
   }
   char* data = chunks_.back().data.get() + used_in_last_;

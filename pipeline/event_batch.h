@@ -44,6 +44,7 @@ class Arena {
   static constexpr size_t kChunkBytes = 64 * 1024;
 
   Arena() = default;
+  ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 

@@ -37,10 +37,10 @@ absl::Status GeneratorSource::HandleDemand(size_t demand, ProducerOutput& out) {
     EventBatch& batch = out.batch();
     batch.reserve(batch.size() + count);
     const size_t bytes = options_.payload_bytes;
-    absl::Span<char> memory = batch.Allocate(bytes * count);
     const int64_t now_us = absl::GetCurrentTimeNanos() / 1000;
     for (uint64_t n = 0; n < count; ++n) {
-      char* value = memory.data() + n * bytes;
+      // One small allocation per event keeps the arena in pooled chunks.
+      char* value = batch.Allocate(bytes).data();
       std::memcpy(value, pattern_.data(), bytes);
       const uint64_t sequence = next_++;
       std::memcpy(value, &sequence, sizeof(sequence));  // distinct payloads

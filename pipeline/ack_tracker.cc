@@ -13,6 +13,9 @@
 //   * after a gap, the entry right after the last one found is tried first
 //     (acks mostly arrive in order), then a binary search: O(log window).
 // A gap stops mattering once the head moves past it.
+//
+// One Mutex (pipeline/mutex.h: std::mutex, which TSan sees) guards every
+// partition; each public call takes it once for its whole span.
 #include "pipeline/ack_tracker.h"
 
 #include <algorithm>
@@ -67,8 +70,8 @@ class AckTracker::PartitionState {
     if (has_tracked_ && first <= last_tracked_offset_) {
       assert(false && "AckTracker::TrackRange: offsets must increase");
       // Release builds keep the part of the range above what is tracked.
-      const uint64_t overlap = static_cast<uint64_t>(last_tracked_offset_) -
-                               static_cast<uint64_t>(first) + 1;
+      const uint64_t overlap =
+          static_cast<uint64_t>(last_tracked_offset_) - static_cast<uint64_t>(first) + 1;
       if (overlap >= count) return 0;
       first += static_cast<int64_t>(overlap);
       count -= overlap;
@@ -78,8 +81,7 @@ class AckTracker::PartitionState {
     // Fill the ring in at most two straight runs (before and after the wrap).
     const size_t start_slot = tail_seq_ & mask_;
     const size_t first_run = std::min(count, capacity() - start_slot);
-    std::iota(offsets_.begin() + start_slot, offsets_.begin() + start_slot + first_run,
-              first);
+    std::iota(offsets_.begin() + start_slot, offsets_.begin() + start_slot + first_run, first);
     std::fill_n(remaining_.begin() + start_slot, first_run, 1u);
     std::iota(offsets_.begin(), offsets_.begin() + (count - first_run),
               first + static_cast<int64_t>(first_run));
@@ -200,8 +202,7 @@ class AckTracker::PartitionState {
     if (is_contiguous()) {
       return head_seq_ + (static_cast<uint64_t>(offset) - static_cast<uint64_t>(front));
     }
-    if (hint_seq_ >= head_seq_ && hint_seq_ < tail_seq_ &&
-        offsets_[hint_seq_ & mask_] == offset) {
+    if (hint_seq_ >= head_seq_ && hint_seq_ < tail_seq_ && offsets_[hint_seq_ & mask_] == offset) {
       return hint_seq_;
     }
     // Lower bound over [head, tail): offsets increase along the sequence.
@@ -309,8 +310,7 @@ void AckTracker::TrackRange(Partition partition, Offset first, size_t count) {
   state_->in_flight += state_->partitions[partition].TrackRange(first.value(), count);
 }
 
-void AckTracker::AddRefs(Partition partition, absl::Span<const Offset> offsets,
-                         uint32_t extra) {
+void AckTracker::AddRefs(Partition partition, absl::Span<const Offset> offsets, uint32_t extra) {
   if (offsets.empty() || extra == 0) return;
   MutexLock lock(&state_->mu);
   auto it = state_->partitions.find(partition);

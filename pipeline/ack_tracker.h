@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+
 #include "pipeline/named_type.h"
 
 namespace sluice {

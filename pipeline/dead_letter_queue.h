@@ -26,9 +26,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "pipeline/mutex.h"
 #include "absl/time/time.h"
+
 #include "pipeline/event.h"
+#include "pipeline/mutex.h"
 
 namespace sluice {
 

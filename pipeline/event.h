@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "absl/types/span.h"
+
 #include "pipeline/named_type.h"
 
 namespace sluice {

@@ -106,7 +106,8 @@ const Event& EventBatch::Append(const EventFields& fields) {
   copy.value = Copy(fields.value);
   if (!fields.headers.empty()) {
     Arena& memory = arena();
-    auto* headers = reinterpret_cast<Header*>(memory.Allocate(sizeof(Header) * fields.headers.size()));
+    auto* headers =
+        reinterpret_cast<Header*>(memory.Allocate(sizeof(Header) * fields.headers.size()));
     for (size_t i = 0; i < fields.headers.size(); ++i) {
       headers[i] = {memory.Copy(fields.headers[i].key), memory.Copy(fields.headers[i].value)};
     }
@@ -121,7 +122,9 @@ const Event& EventBatch::AppendView(const EventFields& fields) {
   return events_.back();
 }
 
-bool EventBatch::OwnsBytes(const void* data) const { return arena_ != nullptr && arena_->Contains(data); }
+bool EventBatch::OwnsBytes(const void* data) const {
+  return arena_ != nullptr && arena_->Contains(data);
+}
 
 void EventBatch::Retain(std::shared_ptr<const void> owner) {
   if (owner == nullptr) return;

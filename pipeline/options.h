@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+
 #include "pipeline/dispatcher.h"
 #include "pipeline/retry_policy.h"
 

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "pipeline/internal/pipeline_runtime.h"
 
 namespace sluice {
@@ -37,12 +38,18 @@ uint64_t SumAll(const std::vector<StageReport>& stages, Field field) {
 uint64_t RunReport::events_emitted() const {
   return SumOver(stages, StageRole::kProducer, &StageMetricsSnapshot::events_in);
 }
-uint64_t RunReport::events_acknowledged() const { return SumAll(stages, &StageMetricsSnapshot::events_acknowledged); }
-uint64_t RunReport::events_dropped() const { return SumAll(stages, &StageMetricsSnapshot::events_dropped); }
+uint64_t RunReport::events_acknowledged() const {
+  return SumAll(stages, &StageMetricsSnapshot::events_acknowledged);
+}
+uint64_t RunReport::events_dropped() const {
+  return SumAll(stages, &StageMetricsSnapshot::events_dropped);
+}
 uint64_t RunReport::events_dead_lettered() const {
   return SumAll(stages, &StageMetricsSnapshot::events_dead_lettered);
 }
-uint64_t RunReport::events_discarded() const { return SumAll(stages, &StageMetricsSnapshot::events_discarded); }
+uint64_t RunReport::events_discarded() const {
+  return SumAll(stages, &StageMetricsSnapshot::events_discarded);
+}
 uint64_t RunReport::events_in_flight() const {
   uint64_t total = 0;
   for (const PartitionReport& partition : partitions) total += partition.in_flight;
@@ -52,7 +59,8 @@ uint64_t RunReport::events_in_flight() const {
 // ---------------------------------------------------------------------------
 // Pipeline
 
-Pipeline::Pipeline(std::unique_ptr<internal::PipelineRuntime> runtime) : runtime_(std::move(runtime)) {}
+Pipeline::Pipeline(std::unique_ptr<internal::PipelineRuntime> runtime)
+    : runtime_(std::move(runtime)) {}
 Pipeline::~Pipeline() = default;
 
 absl::Status Pipeline::Start() { return runtime_->Start(); }
@@ -66,7 +74,8 @@ InMemoryDeadLetterQueue* Pipeline::dead_letters() const { return runtime_->defau
 
 PipelineBuilder::PipelineBuilder(PipelineOptions options) : options_(std::move(options)) {}
 
-PipelineBuilder& PipelineBuilder::AddProducer(std::string name, ProducerFactory factory, StageOptions options) {
+PipelineBuilder& PipelineBuilder::AddProducer(std::string name, ProducerFactory factory,
+                                              StageOptions options) {
   StageSpec spec;
   spec.name = std::move(name);
   spec.role = StageRole::kProducer;
@@ -75,7 +84,8 @@ PipelineBuilder& PipelineBuilder::AddProducer(std::string name, ProducerFactory 
   return Add(std::move(spec));
 }
 
-PipelineBuilder& PipelineBuilder::AddProducerConsumer(std::string name, ProducerConsumerFactory factory,
+PipelineBuilder& PipelineBuilder::AddProducerConsumer(std::string name,
+                                                      ProducerConsumerFactory factory,
                                                       StageOptions options) {
   StageSpec spec;
   spec.name = std::move(name);
@@ -85,7 +95,8 @@ PipelineBuilder& PipelineBuilder::AddProducerConsumer(std::string name, Producer
   return Add(std::move(spec));
 }
 
-PipelineBuilder& PipelineBuilder::AddConsumer(std::string name, ConsumerFactory factory, StageOptions options) {
+PipelineBuilder& PipelineBuilder::AddConsumer(std::string name, ConsumerFactory factory,
+                                              StageOptions options) {
   StageSpec spec;
   spec.name = std::move(name);
   spec.role = StageRole::kConsumer;
@@ -118,18 +129,25 @@ absl::StatusOr<std::unique_ptr<Pipeline>> PipelineBuilder::Build() && {
     const StageSpec& stage = stages_[i];
     const StageOptions& options = stage.options;
     const std::string where = absl::StrCat("stage \"", stage.name, "\": ");
-    if (options.concurrency < 1) errors.push_back(absl::StrCat(where, "concurrency must be at least 1"));
+    if (options.concurrency < 1)
+      errors.push_back(absl::StrCat(where, "concurrency must be at least 1"));
     if (options.max_demand < 1) {
-      errors.push_back(absl::StrCat(where, "max_demand (", options.max_demand, ") must be at least 1"));
-    } else if (options.effective_min_demand() < 0 || options.effective_min_demand() >= options.max_demand) {
-      errors.push_back(absl::StrCat(where, "max_demand (", options.max_demand, ") must exceed min_demand (",
-                                    options.effective_min_demand(), ")"));
+      errors.push_back(
+          absl::StrCat(where, "max_demand (", options.max_demand, ") must be at least 1"));
+    } else if (options.effective_min_demand() < 0 ||
+               options.effective_min_demand() >= options.max_demand) {
+      errors.push_back(absl::StrCat(where, "max_demand (", options.max_demand,
+                                    ") must exceed min_demand (", options.effective_min_demand(),
+                                    ")"));
     }
-    if (options.buffer_size < 1) errors.push_back(absl::StrCat(where, "buffer_size must be at least 1"));
-    if (options.retry.max_attempts < 1) errors.push_back(absl::StrCat(where, "max_attempts must be at least 1"));
-    const bool has_factory = (stage.role == StageRole::kProducer && stage.producer_factory) ||
-                             (stage.role == StageRole::kProducerConsumer && stage.producer_consumer_factory) ||
-                             (stage.role == StageRole::kConsumer && stage.consumer_factory);
+    if (options.buffer_size < 1)
+      errors.push_back(absl::StrCat(where, "buffer_size must be at least 1"));
+    if (options.retry.max_attempts < 1)
+      errors.push_back(absl::StrCat(where, "max_attempts must be at least 1"));
+    const bool has_factory =
+        (stage.role == StageRole::kProducer && stage.producer_factory) ||
+        (stage.role == StageRole::kProducerConsumer && stage.producer_consumer_factory) ||
+        (stage.role == StageRole::kConsumer && stage.consumer_factory);
     if (!has_factory) errors.push_back(absl::StrCat(where, "has no factory"));
     if (stage.role == StageRole::kProducer && !options.subscribe.empty()) {
       errors.push_back(absl::StrCat(where, "is a producer and cannot subscribe to other stages"));
@@ -150,7 +168,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> PipelineBuilder::Build() && {
         continue;
       }
       if (stages_[it->second].role == StageRole::kConsumer) {
-        errors.push_back(absl::StrCat(where, "subscribes to \"", upstream, "\", a consumer, which emits nothing"));
+        errors.push_back(absl::StrCat(where, "subscribes to \"", upstream,
+                                      "\", a consumer, which emits nothing"));
         continue;
       }
       downstream[it->second].push_back(i);
@@ -161,10 +180,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> PipelineBuilder::Build() && {
   for (size_t i = 0; i < stages_.size(); ++i) {
     const StageSpec& stage = stages_[i];
     if (stage.role != StageRole::kProducer && stage.options.subscribe.empty()) {
-      errors.push_back(absl::StrCat("stage \"", stage.name, "\" subscribes to nothing, so it will never receive events"));
+      errors.push_back(absl::StrCat("stage \"", stage.name,
+                                    "\" subscribes to nothing, so it will never receive events"));
     }
     if (stage.role != StageRole::kConsumer && downstream_count[i] == 0) {
-      errors.push_back(absl::StrCat("stage \"", stage.name, "\" has no subscribers, so its events go nowhere"));
+      errors.push_back(
+          absl::StrCat("stage \"", stage.name, "\" has no subscribers, so its events go nowhere"));
     }
   }
 
@@ -188,14 +209,16 @@ absl::StatusOr<std::unique_ptr<Pipeline>> PipelineBuilder::Build() && {
     for (size_t i = 0; i < stages_.size(); ++i) {
       if (remaining[i] > 0) in_cycle.push_back(absl::StrCat("\"", stages_[i].name, "\""));
     }
-    errors.push_back(absl::StrCat("subscriptions form a cycle through ", absl::StrJoin(in_cycle, ", ")));
+    errors.push_back(
+        absl::StrCat("subscriptions form a cycle through ", absl::StrJoin(in_cycle, ", ")));
   }
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 
   std::vector<StageSpec> sorted;
   sorted.reserve(stages_.size());
   for (size_t i : order) sorted.push_back(std::move(stages_[i]));
-  auto runtime = std::make_unique<internal::PipelineRuntime>(std::move(options_), std::move(sorted));
+  auto runtime =
+      std::make_unique<internal::PipelineRuntime>(std::move(options_), std::move(sorted));
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(runtime)));
 }
 

@@ -9,8 +9,8 @@
 //
 //   PipelineBuilder builder({.name = "orders"});
 //   builder.AddProducer("numbers", MakeNumbers, {});
-//   builder.AddProducerConsumer("double", MakeDoubler, {.subscribe = {"numbers"}, .concurrency = 2});
-//   builder.AddConsumer("print", MakePrinter, {.subscribe = {"double"}});
+//   builder.AddProducerConsumer("double", MakeDoubler, {.subscribe = {"numbers"}, .concurrency =
+//   2}); builder.AddConsumer("print", MakePrinter, {.subscribe = {"double"}});
 //   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline, std::move(builder).Build());
 //   SLUICE_RETURN_IF_ERROR(pipeline->Start());
 //   RunReport report = pipeline->Wait();      // until the sources end
@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "pipeline/named_type.h"
 #include "pipeline/options.h"
 #include "pipeline/stage.h"
@@ -125,10 +126,12 @@ class PipelineBuilder {
  public:
   explicit PipelineBuilder(PipelineOptions options);
 
-  PipelineBuilder& AddProducer(std::string name, ProducerFactory factory, StageOptions options = {});
+  PipelineBuilder& AddProducer(std::string name, ProducerFactory factory,
+                               StageOptions options = {});
   PipelineBuilder& AddProducerConsumer(std::string name, ProducerConsumerFactory factory,
                                        StageOptions options = {});
-  PipelineBuilder& AddConsumer(std::string name, ConsumerFactory factory, StageOptions options = {});
+  PipelineBuilder& AddConsumer(std::string name, ConsumerFactory factory,
+                               StageOptions options = {});
   PipelineBuilder& Add(StageSpec spec);
 
   // Checks the topology and makes the pipeline. Errors (all reported in one

@@ -10,11 +10,14 @@ void StageContext::Wake() const { owner_->Wake(); }
 
 void StageContext::WakeAfter(absl::Duration delay) const { owner_->WakeAfter(delay); }
 
-Output::Output(const EventBatch& input) : input_(input), settled_(input.size(), 0) { out_.reserve(input.size()); }
+Output::Output(const EventBatch& input) : input_(input), settled_(input.size(), 0) {
+  out_.reserve(input.size());
+}
 
 size_t Output::IndexOf(const Event& input) const {
   const auto index = static_cast<size_t>(&input - input_.begin());
-  assert(&input >= input_.begin() && index < input_.size() && "event is not from the batch being handled");
+  assert(&input >= input_.begin() && index < input_.size() &&
+         "event is not from the batch being handled");
   return index;
 }
 
@@ -77,7 +80,9 @@ PendingAcks ConsumerAcks::Defer() {
 
 PendingAcks& PendingAcks::operator=(PendingAcks&& other) noexcept {
   if (this != &other) {
-    if (state_ != nullptr) internal::CompletePendingAcks(*state_, absl::AbortedError("abandoned: pending acknowledgements replaced"));
+    if (state_ != nullptr)
+      internal::CompletePendingAcks(
+          *state_, absl::AbortedError("abandoned: pending acknowledgements replaced"));
     state_ = std::move(other.state_);
   }
   return *this;
@@ -85,7 +90,8 @@ PendingAcks& PendingAcks::operator=(PendingAcks&& other) noexcept {
 
 PendingAcks::~PendingAcks() {
   if (state_ != nullptr) {
-    internal::CompletePendingAcks(*state_, absl::AbortedError("abandoned: pending acknowledgements dropped by the stage"));
+    internal::CompletePendingAcks(
+        *state_, absl::AbortedError("abandoned: pending acknowledgements dropped by the stage"));
   }
 }
 
@@ -103,7 +109,8 @@ void PendingAcks::Fail(absl::Status status) {
 
 void ConsumerAcks::Fail(const Event& input, absl::Status status) {
   const auto index = static_cast<size_t>(&input - input_.begin());
-  assert(&input >= input_.begin() && index < input_.size() && "event is not from the batch being handled");
+  assert(&input >= input_.begin() && index < input_.size() &&
+         "event is not from the batch being handled");
   failed_.emplace_back(index, std::move(status));
 }
 

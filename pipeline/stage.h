@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+
 #include "pipeline/event.h"
 #include "pipeline/event_batch.h"
 
@@ -239,7 +240,8 @@ class PendingAcks {
 
  private:
   friend class ConsumerAcks;
-  explicit PendingAcks(std::shared_ptr<internal::PendingAcksState> state) : state_(std::move(state)) {}
+  explicit PendingAcks(std::shared_ptr<internal::PendingAcksState> state)
+      : state_(std::move(state)) {}
   std::shared_ptr<internal::PendingAcksState> state_;
 };
 
@@ -274,9 +276,11 @@ class Consumer : public Stage {
 };
 
 // Factories make a fresh instance: at start and at every restart.
-using ProducerFactory = std::function<absl::StatusOr<std::unique_ptr<Producer>>(const StageContext&)>;
+using ProducerFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Producer>>(const StageContext&)>;
 using ProducerConsumerFactory =
     std::function<absl::StatusOr<std::unique_ptr<ProducerConsumer>>(const StageContext&)>;
-using ConsumerFactory = std::function<absl::StatusOr<std::unique_ptr<Consumer>>(const StageContext&)>;
+using ConsumerFactory =
+    std::function<absl::StatusOr<std::unique_ptr<Consumer>>(const StageContext&)>;
 
 }  // namespace sluice

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+
 #include "pipeline/mutex.h"
 
 namespace sluice {
@@ -35,9 +36,9 @@ struct StageMetricsSnapshot {
   uint64_t events_failed = 0;   // per-event failures, each attempt counted
   uint64_t events_retried = 0;  // failures scheduled for another attempt
   uint64_t events_dead_lettered = 0;
-  uint64_t events_discarded = 0;    // producer buffer overflow
-  uint64_t events_dropped = 0;      // filtered out: done here
-  uint64_t events_acknowledged = 0; // consumers: done here
+  uint64_t events_discarded = 0;     // producer buffer overflow
+  uint64_t events_dropped = 0;       // filtered out: done here
+  uint64_t events_acknowledged = 0;  // consumers: done here
   uint64_t restarts = 0;
   int64_t mailbox_depth = 0;       // events received and not yet handled
   int64_t outstanding_demand = 0;  // asked upstream, not yet received

@@ -17,11 +17,11 @@
 #define SLUICE_INTERNAL_CONCAT2(a, b) a##b
 #define SLUICE_INTERNAL_CONCAT(a, b) SLUICE_INTERNAL_CONCAT2(a, b)
 
-#define SLUICE_RETURN_IF_ERROR(expr)                    \
-  do {                                                  \
+#define SLUICE_RETURN_IF_ERROR(expr)                                  \
+  do {                                                                \
     if (absl::Status sluice_status_ = (expr); !sluice_status_.ok()) { \
-      return sluice_status_;                            \
-    }                                                   \
+      return sluice_status_;                                          \
+    }                                                                 \
   } while (false)
 
 #define SLUICE_ASSIGN_OR_RETURN(lhs, expr) \

@@ -6,8 +6,8 @@
 
 namespace sluice {
 
-Supervisor::Supervisor(std::string name, SupervisionOptions options, size_t children, const Clock& clock,
-                       RestartChild restart_child, Escalate escalate)
+Supervisor::Supervisor(std::string name, SupervisionOptions options, size_t children,
+                       const Clock& clock, RestartChild restart_child, Escalate escalate)
     : name_(std::move(name)),
       options_(options),
       children_(children),
@@ -33,8 +33,9 @@ void Supervisor::ChildCrashed(size_t index, const std::string& reason) {
     }
   }
   if (give_up) {
-    escalate_(absl::StrCat("supervisor \"", name_, "\" reached max_restarts (", options_.max_restarts,
-                           " in ", absl::FormatDuration(options_.max_seconds), "); last crash: ", reason));
+    escalate_(absl::StrCat("supervisor \"", name_, "\" reached max_restarts (",
+                           options_.max_restarts, " in ",
+                           absl::FormatDuration(options_.max_seconds), "); last crash: ", reason));
     return;
   }
   size_t first = index;

@@ -27,9 +27,10 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "pipeline/mutex.h"
 #include "absl/time/time.h"
+
 #include "pipeline/clock.h"
+#include "pipeline/mutex.h"
 #include "pipeline/options.h"
 
 namespace sluice {

@@ -28,8 +28,9 @@ class UppercaseStage final : public ProducerConsumer {
         continue;
       }
       absl::Span<char> upper = out.Allocate(event.value().size());
-      std::transform(event.value().begin(), event.value().end(), upper.begin(),
-                     [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
+      std::transform(event.value().begin(), event.value().end(), upper.begin(), [](char c) {
+        return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      });
       out.Emit(event, {.value = std::string_view(upper.data(), upper.size())});
     }
     return absl::OkStatus();
@@ -52,7 +53,8 @@ const char* RoleName(StageRole role) {
 
 int main() {
   PipelineBuilder builder({.name = "quickstart"});
-  builder.AddProducer("generator", connectors::GeneratorSource::Factory({.count = 1'000'000, .keys = 16}));
+  builder.AddProducer("generator",
+                      connectors::GeneratorSource::Factory({.count = 1'000'000, .keys = 16}));
   builder.AddProducerConsumer(
       "uppercase",
       [](const StageContext&) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
@@ -62,7 +64,8 @@ int main() {
   builder.AddConsumer("sink", connectors::NullSink::Factory(), {.subscribe = {"uppercase"}});
   auto pipeline = std::move(builder).Build();
   if (!pipeline.ok()) {
-    std::fprintf(stderr, "sluice quickstart: %s\n", std::string(pipeline.status().message()).c_str());
+    std::fprintf(stderr, "sluice quickstart: %s\n",
+                 std::string(pipeline.status().message()).c_str());
     return 2;
   }
   if (absl::Status started = (*pipeline)->Start(); !started.ok()) {
@@ -71,12 +74,14 @@ int main() {
   }
   RunReport report = (*pipeline)->Wait();
   const double seconds = absl::ToDoubleSeconds(report.elapsed);
-  std::printf("pipeline \"quickstart\" finished in %.3f s: %s\n", seconds, report.status.ok() ? "ok" : "FAILED");
-  std::printf("%-12s %-18s %4s %10s %10s %8s %8s %8s %9s\n", "stage", "role", "inst", "in", "out", "dropped",
-              "failed", "dlq", "restarts");
+  std::printf("pipeline \"quickstart\" finished in %.3f s: %s\n", seconds,
+              report.status.ok() ? "ok" : "FAILED");
+  std::printf("%-12s %-18s %4s %10s %10s %8s %8s %8s %9s\n", "stage", "role", "inst", "in", "out",
+              "dropped", "failed", "dlq", "restarts");
   for (const StageReport& stage : report.stages) {
-    std::printf("%-12s %-18s %4u %10llu %10llu %8llu %8llu %8llu %9llu\n", stage.name.c_str(), RoleName(stage.role),
-                stage.concurrency, static_cast<unsigned long long>(stage.totals.events_in),
+    std::printf("%-12s %-18s %4u %10llu %10llu %8llu %8llu %8llu %9llu\n", stage.name.c_str(),
+                RoleName(stage.role), stage.concurrency,
+                static_cast<unsigned long long>(stage.totals.events_in),
                 static_cast<unsigned long long>(stage.totals.events_out),
                 static_cast<unsigned long long>(stage.totals.events_dropped),
                 static_cast<unsigned long long>(stage.totals.events_failed),
@@ -84,19 +89,23 @@ int main() {
                 static_cast<unsigned long long>(stage.totals.restarts));
   }
   const uint64_t emitted = report.events_emitted();
-  const uint64_t done = report.events_acknowledged() + report.events_dropped() + report.events_dead_lettered() +
-                        report.events_discarded();
-  std::printf("events: %llu emitted = %llu acknowledged + %llu dropped + %llu dead-lettered + %llu discarded "
-              "+ %llu in flight\n",
-              static_cast<unsigned long long>(emitted), static_cast<unsigned long long>(report.events_acknowledged()),
-              static_cast<unsigned long long>(report.events_dropped()),
-              static_cast<unsigned long long>(report.events_dead_lettered()),
-              static_cast<unsigned long long>(report.events_discarded()),
-              static_cast<unsigned long long>(report.events_in_flight()));
+  const uint64_t done = report.events_acknowledged() + report.events_dropped() +
+                        report.events_dead_lettered() + report.events_discarded();
+  std::printf(
+      "events: %llu emitted = %llu acknowledged + %llu dropped + %llu dead-lettered + %llu "
+      "discarded "
+      "+ %llu in flight\n",
+      static_cast<unsigned long long>(emitted),
+      static_cast<unsigned long long>(report.events_acknowledged()),
+      static_cast<unsigned long long>(report.events_dropped()),
+      static_cast<unsigned long long>(report.events_dead_lettered()),
+      static_cast<unsigned long long>(report.events_discarded()),
+      static_cast<unsigned long long>(report.events_in_flight()));
   for (const PartitionReport& partition : report.partitions) {
-    std::printf("source %s/%u partition %d: committed up to offset %lld\n", partition.source.c_str(),
-                partition.instance, partition.partition.value(),
-                static_cast<long long>(partition.commit_point ? partition.commit_point->value() : -1));
+    std::printf(
+        "source %s/%u partition %d: committed up to offset %lld\n", partition.source.c_str(),
+        partition.instance, partition.partition.value(),
+        static_cast<long long>(partition.commit_point ? partition.commit_point->value() : -1));
   }
   std::printf("rate: %.0f events/s\n", seconds > 0 ? static_cast<double>(emitted) / seconds : 0.0);
   const bool adds_up = emitted == done + report.events_in_flight();

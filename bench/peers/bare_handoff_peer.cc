@@ -36,9 +36,10 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "bench/peers/peer_event.h"
 #include "blockingconcurrentqueue.h"
 #include "concurrentqueue.h"
+
+#include "bench/peers/peer_event.h"
 
 namespace sluice::bench::peers {
 namespace {

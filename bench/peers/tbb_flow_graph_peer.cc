@@ -37,8 +37,9 @@
 #include <cstdint>
 
 #include "benchmark/benchmark.h"
-#include "bench/peers/peer_event.h"
 #include "oneapi/tbb/flow_graph.h"
+
+#include "bench/peers/peer_event.h"
 
 namespace sluice::bench::peers {
 namespace {
@@ -66,16 +67,16 @@ void RunFlowGraph(benchmark::State& state, size_t map_concurrency) {
       FillEvent(next++, event);
       return event;
     });
-    flow::function_node<PeerEvent, PeerEvent, MapPolicy> map(
-        graph, map_concurrency, [](PeerEvent event) {
-          MapEvent(event);
-          return event;
-        });
-    flow::function_node<PeerEvent, flow::continue_msg> sink(
-        graph, flow::serial, [&](const PeerEvent& event) {
-          totals.Consume(event);
-          return flow::continue_msg();
-        });
+    flow::function_node<PeerEvent, PeerEvent, MapPolicy> map(graph, map_concurrency,
+                                                             [](PeerEvent event) {
+                                                               MapEvent(event);
+                                                               return event;
+                                                             });
+    flow::function_node<PeerEvent, flow::continue_msg> sink(graph, flow::serial,
+                                                            [&](const PeerEvent& event) {
+                                                              totals.Consume(event);
+                                                              return flow::continue_msg();
+                                                            });
     flow::make_edge(generator, map);
     flow::make_edge(map, sink);
     generator.activate();

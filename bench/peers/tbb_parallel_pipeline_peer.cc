@@ -30,9 +30,10 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "bench/peers/peer_event.h"
 #include "oneapi/tbb/concurrent_queue.h"
 #include "oneapi/tbb/parallel_pipeline.h"
+
+#include "bench/peers/peer_event.h"
 
 namespace sluice::bench::peers {
 namespace {
@@ -59,34 +60,35 @@ void BM_TbbParallelPipeline(benchmark::State& state) {
     uint64_t next = 0;
 
     tbb::parallel_pipeline(
-        kLiveTokens,
-        tbb::make_filter<void, PeerBatch*>(
-            tbb::filter_mode::serial_in_order,
-            [&](tbb::flow_control& control) -> PeerBatch* {
-              if (next == events) {
-                control.stop();
-                return nullptr;
-              }
-              PeerBatch* batch = nullptr;
-              Backoff backoff;  // never expected to wait; see the pool's comment
-              while (!free_batches.try_pop(batch)) backoff.Pause();
-              const size_t n = std::min<uint64_t>(batch_size, events - next);
-              for (size_t i = 0; i < n; ++i) FillEvent(next + i, batch->events[i]);
-              batch->size = n;
-              next += n;
-              return batch;
-            }) &
-            tbb::make_filter<PeerBatch*, PeerBatch*>(
-                tbb::filter_mode::parallel,
-                [](PeerBatch* batch) {
-                  for (size_t i = 0; i < batch->size; ++i) MapEvent(batch->events[i]);
-                  return batch;
-                }) &
-            tbb::make_filter<PeerBatch*, void>(
-                tbb::filter_mode::serial_in_order, [&](PeerBatch* batch) {
-                  for (size_t i = 0; i < batch->size; ++i) totals.Consume(batch->events[i]);
-                  free_batches.push(batch);
-                }));
+        kLiveTokens, tbb::make_filter<void, PeerBatch*>(
+                         tbb::filter_mode::serial_in_order,
+                         [&](tbb::flow_control& control) -> PeerBatch* {
+                           if (next == events) {
+                             control.stop();
+                             return nullptr;
+                           }
+                           PeerBatch* batch = nullptr;
+                           Backoff backoff;  // never expected to wait; see the pool's comment
+                           while (!free_batches.try_pop(batch)) backoff.Pause();
+                           const size_t n = std::min<uint64_t>(batch_size, events - next);
+                           for (size_t i = 0; i < n; ++i) FillEvent(next + i, batch->events[i]);
+                           batch->size = n;
+                           next += n;
+                           return batch;
+                         }) &
+                         tbb::make_filter<PeerBatch*, PeerBatch*>(tbb::filter_mode::parallel,
+                                                                  [](PeerBatch* batch) {
+                                                                    for (size_t i = 0;
+                                                                         i < batch->size; ++i)
+                                                                      MapEvent(batch->events[i]);
+                                                                    return batch;
+                                                                  }) &
+                         tbb::make_filter<PeerBatch*, void>(
+                             tbb::filter_mode::serial_in_order, [&](PeerBatch* batch) {
+                               for (size_t i = 0; i < batch->size; ++i)
+                                 totals.Consume(batch->events[i]);
+                               free_batches.push(batch);
+                             }));
 
     benchmark::DoNotOptimize(totals);
     if (!CheckTotals(state, totals, expected)) return;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+
 #include "pipeline/ack_tracker.h"
 
 namespace sluice {
@@ -97,7 +98,8 @@ void BM_TrackRangeThenDoneReversedSlices(benchmark::State& state) {
     tracker.TrackRange(kPartition, Offset(next), kBatchSize);
     FillContiguous(next, batch);
     for (size_t start = kBatchSize; start >= slice_size; start -= slice_size) {
-      tracker.Done(kPartition, absl::Span<const Offset>(batch).subspan(start - slice_size, slice_size));
+      tracker.Done(kPartition,
+                   absl::Span<const Offset>(batch).subspan(start - slice_size, slice_size));
     }
     next += kBatchSize;
   }

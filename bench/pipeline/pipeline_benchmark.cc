@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "benchmark/benchmark.h"
+
 #include "connectors/generator/generator_source.h"
 #include "connectors/null/null_sink.h"
 #include "pipeline/pipeline.h"
@@ -48,7 +49,8 @@ void RunOrFail(benchmark::State& state, PipelineBuilder builder, uint64_t events
     return;
   }
   RunReport report = (*pipeline)->Wait();
-  if (!report.status.ok() || report.events_acknowledged() != events) state.SkipWithError("events were lost");
+  if (!report.status.ok() || report.events_acknowledged() != events)
+    state.SkipWithError("events were lost");
 }
 
 // generator -> map -> null; the argument is max_demand (chunks of half).
@@ -56,18 +58,27 @@ void BM_PipelineGeneratorMapNull(benchmark::State& state) {
   const auto max_demand = static_cast<int64_t>(state.range(0));
   for (auto _ : state) {
     PipelineBuilder builder({.name = "bench", .workers = 2});
-    builder.AddProducer("gen", connectors::GeneratorSource::Factory({.count = kEvents, .payload_bytes = kPayloadBytes}),
-                        {.buffer_size = static_cast<size_t>(max_demand) * 4});
+    builder.AddProducer(
+        "gen",
+        connectors::GeneratorSource::Factory({.count = kEvents, .payload_bytes = kPayloadBytes}),
+        {.buffer_size = static_cast<size_t>(max_demand) * 4});
     builder.AddProducerConsumer("map", TouchMapFactory(),
-                                {.subscribe = {"gen"}, .max_demand = max_demand,
+                                {.subscribe = {"gen"},
+                                 .max_demand = max_demand,
                                  .buffer_size = static_cast<size_t>(max_demand) * 4});
-    builder.AddConsumer("sink", connectors::NullSink::Factory(), {.subscribe = {"map"}, .max_demand = max_demand});
+    builder.AddConsumer("sink", connectors::NullSink::Factory(),
+                        {.subscribe = {"map"}, .max_demand = max_demand});
     RunOrFail(state, std::move(builder), kEvents);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kEvents));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kEvents * kPayloadBytes));
 }
-BENCHMARK(BM_PipelineGeneratorMapNull)->Arg(1000)->Arg(2000)->Arg(8000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PipelineGeneratorMapNull)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->Arg(8000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // generator -> null: the cost of one handoff, by chunk size (max_demand / 2).
 void BM_HandoffBetweenTwoStages(benchmark::State& state) {
@@ -75,13 +86,21 @@ void BM_HandoffBetweenTwoStages(benchmark::State& state) {
   const uint64_t events = chunk < 100 ? kEvents / 20 : kEvents;
   for (auto _ : state) {
     PipelineBuilder builder({.name = "handoff", .workers = 2});
-    builder.AddProducer("gen", connectors::GeneratorSource::Factory({.count = events, .payload_bytes = kPayloadBytes}));
-    builder.AddConsumer("sink", connectors::NullSink::Factory(), {.subscribe = {"gen"}, .max_demand = 2 * chunk});
+    builder.AddProducer("gen", connectors::GeneratorSource::Factory(
+                                   {.count = events, .payload_bytes = kPayloadBytes}));
+    builder.AddConsumer("sink", connectors::NullSink::Factory(),
+                        {.subscribe = {"gen"}, .max_demand = 2 * chunk});
     RunOrFail(state, std::move(builder), events);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events));
 }
-BENCHMARK(BM_HandoffBetweenTwoStages)->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_HandoffBetweenTwoStages)
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace sluice

@@ -26,7 +26,8 @@ GeneratorSource::GeneratorSource(GeneratorOptions options, uint32_t instance, ui
 
 ProducerFactory GeneratorSource::Factory(GeneratorOptions options) {
   return [options](const StageContext& context) -> absl::StatusOr<std::unique_ptr<Producer>> {
-    if (options.payload_bytes < 8) return absl::InvalidArgumentError("generator: payload_bytes must be at least 8");
+    if (options.payload_bytes < 8)
+      return absl::InvalidArgumentError("generator: payload_bytes must be at least 8");
     return std::make_unique<GeneratorSource>(options, context.instance(), context.concurrency());
   };
 }

@@ -3,7 +3,9 @@
 namespace sluice::connectors {
 
 ConsumerFactory NullSink::Factory() {
-  return [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Consumer>> { return std::make_unique<NullSink>(); };
+  return [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Consumer>> {
+    return std::make_unique<NullSink>();
+  };
 }
 
 absl::Status NullSink::HandleEvents(const EventBatch& batch, ConsumerAcks& acks) {

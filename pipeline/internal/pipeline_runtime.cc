@@ -6,14 +6,16 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
 #include "pipeline/clock.h"
 #include "pipeline/internal/stage_instance.h"
-#include "spdlog/spdlog.h"
 
 namespace sluice::internal {
 
 PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec> stages)
-    : options_(std::move(options)), clock_(options_.clock != nullptr ? options_.clock : &RealClock::Get()) {
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &RealClock::Get()) {
   if (options_.dead_letter == nullptr) {
     default_dead_letters_ = std::make_shared<InMemoryDeadLetterQueue>();
     options_.dead_letter = default_dead_letters_;
@@ -23,7 +25,8 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
       options_.name, options_.supervision, stages.size(), *clock_,
       [this](size_t stage, const std::string& reason) { RestartStage(stage, reason); },
       [this](const std::string& reason) {
-        Halt(absl::AbortedError(absl::StrCat("pipeline \"", options_.name, "\" stopped: ", reason)));
+        Halt(
+            absl::AbortedError(absl::StrCat("pipeline \"", options_.name, "\" stopped: ", reason)));
       });
 
   absl::flat_hash_map<std::string, size_t> index_of;
@@ -32,13 +35,17 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
     stage->spec = std::move(stages[i]);
     stage->index = i;
     const uint32_t concurrency = stage->spec.options.concurrency;
-    for (uint32_t k = 0; k < concurrency; ++k) stage->metrics.push_back(std::make_unique<StageMetrics>());
-    stage->dead_letter = stage->spec.options.dead_letter != nullptr ? stage->spec.options.dead_letter.get()
-                                                                     : options_.dead_letter.get();
+    for (uint32_t k = 0; k < concurrency; ++k)
+      stage->metrics.push_back(std::make_unique<StageMetrics>());
+    stage->dead_letter = stage->spec.options.dead_letter != nullptr
+                             ? stage->spec.options.dead_letter.get()
+                             : options_.dead_letter.get();
     StageRuntime* raw = stage.get();
     stage->supervisor = std::make_unique<Supervisor>(
         stage->spec.name, stage->spec.options.supervision, concurrency, *clock_,
-        [raw](size_t instance, const std::string& reason) { raw->instances[instance]->RequestRestart(reason); },
+        [raw](size_t instance, const std::string& reason) {
+          raw->instances[instance]->RequestRestart(reason);
+        },
         [this, i](const std::string& reason) { root_supervisor_->ChildCrashed(i, reason); });
     index_of[stage->spec.name] = i;
     stages_.push_back(std::move(stage));
@@ -51,7 +58,8 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
   for (auto& stage : stages_) {
     for (uint32_t k = 0; k < stage->spec.options.concurrency; ++k) {
       SourceId source(0);
-      if (stage->spec.role == StageRole::kProducer) source = SourceId(static_cast<uint32_t>(sources_.size()));
+      if (stage->spec.role == StageRole::kProducer)
+        source = SourceId(static_cast<uint32_t>(sources_.size()));
       auto instance = std::make_unique<StageInstance>(*this, *stage, k, source);
       stage->instances.push_back(instance.get());
       if (stage->spec.role == StageRole::kProducer) {
@@ -103,7 +111,8 @@ absl::Status PipelineRuntime::Start() {
   started_.store(true);
   for (auto& instance : instances_) instance->PrepareInitialDemand();
   for (auto& instance : instances_) instance->SendInitialDemand();
-  for (auto& instance : instances_) instance->Notify();  // producers without subscribers finish at once
+  for (auto& instance : instances_)
+    instance->Notify();  // producers without subscribers finish at once
   return absl::OkStatus();
 }
 
@@ -153,9 +162,10 @@ RunReport PipelineRuntime::Wait() {
       // Finishing instances bump finish_events_ and notify; the timeout
       // bounds how late a drain deadline is noticed.
       const uint64_t seen = finish_events_;
-      finished_cv_.wait_for(lock, std::chrono::milliseconds(20), [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return finish_events_ != seen || halted_.load(std::memory_order_acquire);
-      });
+      finished_cv_.wait_for(
+          lock, std::chrono::milliseconds(20), [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return finish_events_ != seen || halted_.load(std::memory_order_acquire);
+          });
     }
     ended_ = true;
     report.status = halt_status_;
@@ -175,8 +185,9 @@ RunReport PipelineRuntime::Wait() {
   for (StageInstance* source : sources_) {
     AckTracker* tracker = source->ack_tracker();
     for (Partition partition : tracker->partitions()) {
-      report.partitions.push_back({source_names_[source->source_id().value()], source->index(), partition,
-                                   tracker->CommitPoint(partition), tracker->in_flight(partition)});
+      report.partitions.push_back({source_names_[source->source_id().value()], source->index(),
+                                   partition, tracker->CommitPoint(partition),
+                                   tracker->in_flight(partition)});
     }
   }
   return report;
@@ -198,7 +209,9 @@ std::vector<StageReport> PipelineRuntime::Snapshot() const {
   return reports;
 }
 
-const std::string& PipelineRuntime::source_name(SourceId source) const { return source_names_[source.value()]; }
+const std::string& PipelineRuntime::source_name(SourceId source) const {
+  return source_names_[source.value()];
+}
 
 void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const uint8_t> skip) {
   thread_local std::vector<Offset> offsets;
@@ -222,13 +235,14 @@ void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const 
 
 void PipelineRuntime::Complete(const Origin& origin) {
   const Offset offset = origin.offset;
-  sources_[origin.source.value()]->ack_tracker()->Done(origin.partition, absl::MakeConstSpan(&offset, 1));
+  sources_[origin.source.value()]->ack_tracker()->Done(origin.partition,
+                                                       absl::MakeConstSpan(&offset, 1));
 }
 
 void PipelineRuntime::AddRefs(const Event& event, uint32_t extra) {
   const Offset offset = event.origin().offset;
-  sources_[event.origin().source.value()]->ack_tracker()->AddRefs(event.origin().partition,
-                                                                   absl::MakeConstSpan(&offset, 1), extra);
+  sources_[event.origin().source.value()]->ack_tracker()->AddRefs(
+      event.origin().partition, absl::MakeConstSpan(&offset, 1), extra);
 }
 
 void PipelineRuntime::RestartStage(size_t stage_index, const std::string& reason) {

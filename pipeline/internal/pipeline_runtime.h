@@ -19,12 +19,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+
 #include "pipeline/ack_tracker.h"
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/internal/scheduler.h"
+#include "pipeline/mutex.h"
 #include "pipeline/options.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_metrics.h"

@@ -1,9 +1,9 @@
 #include "pipeline/internal/scheduler.h"
 
-#include "absl/time/clock.h"
-
 #include <algorithm>
 #include <thread>
+
+#include "absl/time/clock.h"
 
 namespace sluice::internal {
 
@@ -31,7 +31,8 @@ Mutex& Scheduler::HandoffMutex() {
 }
 
 Scheduler::Scheduler(int workers)
-    : workers_(workers > 0 ? workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+    : workers_(workers > 0 ? workers
+                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       arena_(workers_),
       timer_thread_([this] { TimerLoop(); }) {}
 
@@ -83,10 +84,12 @@ void Scheduler::TimerLoop() {
       actor->Notify();
     }
     const absl::Duration wait =
-        timers_.empty() ? absl::Milliseconds(50) : std::min(timers_.top().deadline - now, absl::Milliseconds(50));
+        timers_.empty() ? absl::Milliseconds(50)
+                        : std::min(timers_.top().deadline - now, absl::Milliseconds(50));
     // Wakes early when a timer is pushed (it may be due sooner) or on stop.
-    timer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return timer_stop_ || timers_changed_; });
+    timer_cv_.wait_for(
+        lock, absl::ToChronoNanoseconds(wait),
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return timer_stop_ || timers_changed_; });
   }
 }
 

@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "pipeline/mutex.h"
 #include "absl/time/time.h"
 #include "oneapi/tbb/task_arena.h"
+
 #include "pipeline/mutex.h"
 
 namespace sluice::internal {

@@ -6,9 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+
 #include "pipeline/clock.h"
 #include "pipeline/internal/pipeline_runtime.h"
-#include "spdlog/spdlog.h"
 
 namespace sluice::internal {
 namespace {
@@ -29,7 +30,8 @@ absl::Status Guarded(Callback&& callback) {
 
 // How long a dead-letter write waits after its `failures`-th failure.
 absl::Duration DeadLetterBackoff(uint32_t failures) {
-  return std::min(absl::Milliseconds(50) * (int64_t{1} << std::min<uint32_t>(failures, 7)), absl::Seconds(5));
+  return std::min(absl::Milliseconds(50) * (int64_t{1} << std::min<uint32_t>(failures, 7)),
+                  absl::Seconds(5));
 }
 
 }  // namespace
@@ -51,7 +53,8 @@ void CompletePendingAcks(PendingAcksState& state, absl::Status status) {
   if (owner != nullptr) owner->CompleteDeferred(std::move(events), std::move(status));
 }
 
-StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index, SourceId source_id)
+StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index,
+                             SourceId source_id)
     : Actor(runtime.scheduler()),
       runtime_(runtime),
       stage_(stage),
@@ -95,7 +98,8 @@ bool StageInstance::is_producer() const { return stage_.spec.role == StageRole::
 bool StageInstance::has_output() const { return stage_.spec.role != StageRole::kConsumer; }
 bool StageInstance::has_input() const { return stage_.spec.role != StageRole::kProducer; }
 
-void StageInstance::AddSubscriber(const SubscriberInfo& info, StageInstance* subscriber, uint32_t upstream_index) {
+void StageInstance::AddSubscriber(const SubscriberInfo& info, StageInstance* subscriber,
+                                  uint32_t upstream_index) {
   if (subscribers_.size() <= info.id.value()) subscribers_.resize(info.id.value() + 1);
   subscribers_[info.id.value()] = {subscriber, upstream_index};
   dispatcher_->Subscribe(info);
@@ -103,7 +107,8 @@ void StageInstance::AddSubscriber(const SubscriberInfo& info, StageInstance* sub
 
 uint32_t StageInstance::AddUpstream(StageInstance* producer, SubscriptionId subscription) {
   const StageOptions& options = stage_.spec.options;
-  upstreams_.push_back({producer, subscription, SubscriptionDemand(options.max_demand, options.effective_min_demand())});
+  upstreams_.push_back({producer, subscription,
+                        SubscriptionDemand(options.max_demand, options.effective_min_demand())});
   return static_cast<uint32_t>(upstreams_.size() - 1);
 }
 
@@ -169,10 +174,15 @@ void StageInstance::Post(Message message) {
   Notify();
 }
 
-void StageInstance::PostEvents(uint32_t upstream, EventBatch batch) { Post(EventsMessage{upstream, std::move(batch)}); }
-void StageInstance::PostAsk(SubscriptionId subscription, int64_t count) { Post(AskMessage{subscription, count}); }
+void StageInstance::PostEvents(uint32_t upstream, EventBatch batch) {
+  Post(EventsMessage{upstream, std::move(batch)});
+}
+void StageInstance::PostAsk(SubscriptionId subscription, int64_t count) {
+  Post(AskMessage{subscription, count});
+}
 void StageInstance::PostUpstreamDone(uint32_t upstream) { Post(UpstreamDoneMessage{upstream}); }
-void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status, uint32_t failures) {
+void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status,
+                                          uint32_t failures) {
   Post(DeadLettersFailedMessage{std::move(records), std::move(status), failures});
 }
 
@@ -198,10 +208,12 @@ void StageInstance::Handle(DeferredFailedMessage& message) {
   FlushDeadLetters();
   // Counted out only now that the failures are queued, so the instance
   // cannot finish in between.
-  deferred_in_flight_.fetch_sub(static_cast<int64_t>(message.events.size()), std::memory_order_acq_rel);
+  deferred_in_flight_.fetch_sub(static_cast<int64_t>(message.events.size()),
+                                std::memory_order_acq_rel);
 }
 
-void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk, const std::vector<uint8_t>& failed) {
+void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk,
+                                const std::vector<uint8_t>& failed) {
   PendingAcksState& state = *acks.deferred_;
   std::optional<absl::Status> early;
   {
@@ -212,7 +224,8 @@ void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk, con
       if (failed.empty() || !failed[i]) state.events.AppendView(chunk[i]);
     }
     state.armed = true;
-    deferred_in_flight_.fetch_add(static_cast<int64_t>(state.events.size()), std::memory_order_acq_rel);
+    deferred_in_flight_.fetch_add(static_cast<int64_t>(state.events.size()),
+                                  std::memory_order_acq_rel);
     early = std::move(state.early);
   }
   if (early.has_value()) CompletePendingAcks(state, std::move(*early));
@@ -223,7 +236,9 @@ void StageInstance::Wake() {
   Notify();
 }
 
-void StageInstance::WakeAfter(absl::Duration delay) { scheduler().NotifyAt(this, absl::Now() + delay); }
+void StageInstance::WakeAfter(absl::Duration delay) {
+  scheduler().NotifyAt(this, absl::Now() + delay);
+}
 
 void StageInstance::RequestRestart(std::string reason) {
   {
@@ -241,7 +256,8 @@ void StageInstance::RequestDrain() {
 
 bool StageInstance::HasMessages() {
   // A restart or wake requested while this instance was running is a message too.
-  if (restart_requested_.load(std::memory_order_acquire) || wake_requested_.load(std::memory_order_acquire)) {
+  if (restart_requested_.load(std::memory_order_acquire) ||
+      wake_requested_.load(std::memory_order_acquire)) {
     return true;
   }
   MutexLock lock(&mailbox_mu_);
@@ -265,8 +281,8 @@ void StageInstance::Handle(EventsMessage& message) {
   if (!upstream.demand.Receive(count)) {
     // A broken protocol is a bug in a dispatcher; keep the events anyway
     // (dropping them would lose data) and say so loudly.
-    SPDLOG_ERROR("stage \"{}\" instance {}: received {} events with only {} asked for", stage_.spec.name, index_,
-                 count, upstream.demand.outstanding());
+    SPDLOG_ERROR("stage \"{}\" instance {}: received {} events with only {} asked for",
+                 stage_.spec.name, index_, count, upstream.demand.outstanding());
     assert(false && "producer sent more than was asked");
   }
   StageMetrics::Add(metrics_.events_in, static_cast<uint64_t>(count));
@@ -288,10 +304,11 @@ void StageInstance::Handle(UpstreamDoneMessage& message) {
 }
 
 void StageInstance::Handle(DeadLettersFailedMessage& message) {
-  dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records.size()), std::memory_order_acq_rel);
+  dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records.size()),
+                                    std::memory_order_acq_rel);
   const uint32_t failures = message.failures;
-  SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}", stage_.spec.name,
-              index_, message.records.size(), AsString(message.status));
+  SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}",
+              stage_.spec.name, index_, message.records.size(), AsString(message.status));
   dead_letters_to_rewrite_.push_back(
       {runtime_.clock().Now() + DeadLetterBackoff(failures), std::move(message.records), failures});
   WakeAfter(DeadLetterBackoff(failures));
@@ -312,7 +329,24 @@ bool StageInstance::RunSlice() {
   }
   MaybeFinish();
   UpdateGauges();
+  EnterState(WaitingState());
   return more;
+}
+
+InstanceState StageInstance::WaitingState() const {
+  // Output nobody has asked for yet, or input it may not take: held up by
+  // the stages downstream.
+  if (has_output() && buffered_events_ + dispatcher_->held_events() > 0)
+    return InstanceState::kBackpressured;
+  // A source that could emit but has no demand is held back too.
+  if (is_producer() && user_stage_ != nullptr && !source_done_ &&
+      dispatcher_->AvailableDemand() <= 0) {
+    return InstanceState::kBackpressured;
+  }
+  if (user_stage_ != nullptr && has_input() && !inbox_.empty() && InputBlocked()) {
+    return InstanceState::kBackpressured;
+  }
+  return InstanceState::kIdle;
 }
 
 void StageInstance::RestartIfRequested() {
@@ -418,10 +452,11 @@ void StageInstance::DiscardOverflow() {
   StageMetrics::Add(metrics_.events_discarded, discarded);
   if (!logged_discard_) {
     logged_discard_ = true;
-    SPDLOG_WARN("stage \"{}\" instance {}: producer buffer full (buffer_size {}), discarding events ({}); "
-                "counted in events_discarded",
-                stage_.spec.name, index_, options.buffer_size,
-                options.buffer_keep == BufferKeep::kFirst ? "keeping first" : "keeping last");
+    SPDLOG_WARN(
+        "stage \"{}\" instance {}: producer buffer full (buffer_size {}), discarding events ({}); "
+        "counted in events_discarded",
+        stage_.spec.name, index_, options.buffer_size,
+        options.buffer_keep == BufferKeep::kFirst ? "keeping first" : "keeping last");
   }
 }
 
@@ -439,14 +474,16 @@ void StageInstance::StampOrigins(EventBatch& batch) {
   if (numbered_by_us) {
     int64_t& next = next_offset_[first_partition.value()];
     const Offset first(next);
-    for (size_t i = 0; i < count; ++i) batch.set_origin(i, {source_id_, first_partition, Offset(next++)});
+    for (size_t i = 0; i < count; ++i)
+      batch.set_origin(i, {source_id_, first_partition, Offset(next++)});
     ack_tracker_->TrackRange(first_partition, first, count);
     return;
   }
   std::vector<Offset> offsets;
   size_t run_start = 0;
   for (size_t i = 0; i <= count; ++i) {
-    if (i == count || (i > run_start && batch[i].origin().partition != batch[run_start].origin().partition)) {
+    if (i == count ||
+        (i > run_start && batch[i].origin().partition != batch[run_start].origin().partition)) {
       ack_tracker_->Track(batch[run_start].origin().partition, offsets);
       offsets.clear();
       run_start = i;
@@ -466,16 +503,14 @@ bool StageInstance::RunProducer() {
   if (source_done_) return false;
   const int64_t available = dispatcher_->AvailableDemand();
   const size_t held = buffered_events_ + dispatcher_->held_events();
-  if (available <= 0 || held >= stage_.spec.options.buffer_size) {
-    EnterState(held > 0 ? InstanceState::kBackpressured : InstanceState::kIdle);
-    return false;
-  }
+  if (available <= 0 || held >= stage_.spec.options.buffer_size) return false;
   if (!new_demand_ && !woken) return false;
   new_demand_ = false;
 
   ProducerOutput out;
   EnterState(InstanceState::kBusy);
-  absl::Status status = Guarded([&] { return producer_->HandleDemand(static_cast<size_t>(available), out); });
+  absl::Status status =
+      Guarded([&] { return producer_->HandleDemand(static_cast<size_t>(available), out); });
   EnterState(InstanceState::kIdle);
   if (!status.ok()) {
     // Nothing it emitted in this call was tracked yet: it is simply not sent.
@@ -502,7 +537,8 @@ bool StageInstance::RunProducer() {
 bool StageInstance::InputBlocked() const {
   // A producer-consumer takes input only while its output has room, so its
   // buffer stays bounded by buffer_size plus one chunk's output.
-  if (has_output() && buffered_events_ + dispatcher_->held_events() >= stage_.spec.options.buffer_size) {
+  if (has_output() &&
+      buffered_events_ + dispatcher_->held_events() >= stage_.spec.options.buffer_size) {
     return true;
   }
   // Events waiting for a retry or a dead-letter write are still in hand.
@@ -525,13 +561,11 @@ bool StageInstance::RunConsumer() {
       continue;
     }
     if (inbox_.empty()) break;
-    if (InputBlocked()) {
-      EnterState(InstanceState::kBackpressured);
-      return false;
-    }
+    if (InputBlocked()) return false;
     Inbound& front = inbox_.front();
     Upstream& upstream = upstreams_[front.upstream];
-    const size_t chunk_size = std::min<size_t>(front.batch.size(), static_cast<size_t>(upstream.demand.max_chunk()));
+    const size_t chunk_size =
+        std::min<size_t>(front.batch.size(), static_cast<size_t>(upstream.demand.max_chunk()));
     EventBatch chunk = front.batch.TakeFront(chunk_size);
     if (front.batch.empty()) inbox_.pop_front();
     inbox_events_ -= chunk_size;
@@ -544,7 +578,6 @@ bool StageInstance::RunConsumer() {
     ++calls;
   }
   if (has_output()) FlushBuffer();
-  if (retries_.empty() && inbox_.empty()) EnterState(InstanceState::kIdle);
   // Yield if there is more we could do now; otherwise wait for a message.
   const bool can_continue = user_stage_ != nullptr && !inbox_.empty() && !InputBlocked();
   return can_continue;
@@ -596,8 +629,9 @@ void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
   StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
   for (size_t i = 0; i < chunk.size(); ++i) {
     if (out.settled_[i] == 0) {
-      FailEvent(chunk[i], absl::InternalError(absl::StrCat("stage \"", stage_.spec.name,
-                                                           "\" neither emitted, dropped nor failed the event")));
+      FailEvent(chunk[i], absl::InternalError(
+                              absl::StrCat("stage \"", stage_.spec.name,
+                                           "\" neither emitted, dropped nor failed the event")));
     }
   }
   for (auto& [i, why] : out.failed_) FailEvent(chunk[i], why);
@@ -657,11 +691,13 @@ void StageInstance::FailEvent(const Event& event, const absl::Status& status) {
   DeadLetterEvent(event, status, attempts);
 }
 
-void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& status, uint32_t attempts) {
+void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& status,
+                                    uint32_t attempts) {
   DeadLetter record;
   record.key = std::string(event.key());
   record.value = std::string(event.value());
-  for (const Header& header : event.headers()) record.headers.emplace_back(header.key, header.value);
+  for (const Header& header : event.headers())
+    record.headers.emplace_back(header.key, header.value);
   record.timestamp_us = event.timestamp_us();
   record.pipeline = runtime_.options().name;
   record.stage = stage_.spec.name;
@@ -690,7 +726,7 @@ void StageInstance::WriteDeadLetters(std::vector<DeadLetter> records, uint32_t f
   for (const DeadLetter& record : records) origins.push_back(record.origin);
   auto keep = std::make_shared<std::vector<DeadLetter>>(records);
   stage_.dead_letter->Write(std::move(records), [this, origins = std::move(origins), keep, count,
-                                                  failures](absl::Status status) mutable {
+                                                 failures](absl::Status status) mutable {
     if (status.ok()) {
       for (const Origin& origin : origins) runtime_.Complete(origin);
       StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
@@ -749,7 +785,8 @@ void StageInstance::SendDownstreamDone() {
   if (downstream_done_sent_) return;
   downstream_done_sent_ = true;
   for (const Subscriber& subscriber : subscribers_) {
-    if (subscriber.instance != nullptr) subscriber.instance->PostUpstreamDone(subscriber.upstream_index);
+    if (subscriber.instance != nullptr)
+      subscriber.instance->PostUpstreamDone(subscriber.upstream_index);
   }
 }
 

@@ -22,8 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <variant>
@@ -32,14 +32,15 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "pipeline/mutex.h"
 #include "absl/time/time.h"
+
 #include "pipeline/ack_tracker.h"
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/demand.h"
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 #include "pipeline/internal/scheduler.h"
+#include "pipeline/mutex.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_metrics.h"
 
@@ -70,7 +71,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   ~StageInstance() override;
 
   // Wiring, before Start(); single-threaded.
-  void AddSubscriber(const SubscriberInfo& info, StageInstance* subscriber, uint32_t upstream_index);
+  void AddSubscriber(const SubscriberInfo& info, StageInstance* subscriber,
+                     uint32_t upstream_index);
   uint32_t AddUpstream(StageInstance* producer, SubscriptionId subscription);
   SubscriptionId NextSubscriptionId() { return SubscriptionId(next_subscription_++); }
 
@@ -86,7 +88,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void PostAsk(SubscriptionId subscription, int64_t count);
   void PostUpstreamDone(uint32_t upstream);
   // A dead-letter write failed for the `failures`-th time in a row.
-  void PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status, uint32_t failures);
+  void PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status,
+                             uint32_t failures);
   // Deferred acknowledgements completed, from any thread.
   void CompleteDeferred(EventBatch events, absl::Status status);
   void Wake();
@@ -104,7 +107,9 @@ class StageInstance final : public Actor, private DispatchTarget {
   SourceId source_id() const { return source_id_; }
   uint32_t index() const { return index_; }
   // Dead-letter writes not confirmed yet.
-  int64_t dead_letters_in_flight() const { return dead_letters_in_flight_.load(std::memory_order_acquire); }
+  int64_t dead_letters_in_flight() const {
+    return dead_letters_in_flight_.load(std::memory_order_acquire);
+  }
 
  private:
   struct EventsMessage {
@@ -127,8 +132,8 @@ class StageInstance final : public Actor, private DispatchTarget {
     EventBatch events;
     absl::Status status;
   };
-  using Message = std::variant<EventsMessage, AskMessage, UpstreamDoneMessage, DeadLettersFailedMessage,
-                               DeferredFailedMessage>;
+  using Message = std::variant<EventsMessage, AskMessage, UpstreamDoneMessage,
+                               DeadLettersFailedMessage, DeferredFailedMessage>;
 
   struct Subscriber {
     StageInstance* instance;
@@ -202,6 +207,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void SendDownstreamDone();
 
   void EnterState(InstanceState state);
+  // Idle or backpressured, between callbacks.
+  InstanceState WaitingState() const;
   void UpdateGauges();
 
   PipelineRuntime& runtime_;
@@ -236,7 +243,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   bool new_demand_ = false;
   bool source_done_ = false;  // producers: Finish() or drain; others: flushed
   bool downstream_done_sent_ = false;
-  std::unique_ptr<AckTracker> ack_tracker_;  // producers
+  std::unique_ptr<AckTracker> ack_tracker_;            // producers
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // producers: numbering
   bool logged_discard_ = false;
 

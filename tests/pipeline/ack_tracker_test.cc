@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/mutex.h"
 
 namespace sluice {
@@ -127,7 +128,7 @@ TEST(AckTrackerTest, GapThenContiguousRunIsFoundAfterHeadPassesTheGap) {
   AckTracker tracker;
   tracker.Track(kPartition, Offsets({1, 2, 10}));
   tracker.TrackRange(kPartition, Offset(11), 5);  // 11..15, contiguous with 10
-  tracker.Done(kPartition, Offsets({1, 2}));       // head now at 10: contiguous
+  tracker.Done(kPartition, Offsets({1, 2}));      // head now at 10: contiguous
   EXPECT_EQ(tracker.CommitPoint(kPartition), Offset(10));
   tracker.Done(kPartition, Offsets({13, 11}));
   EXPECT_EQ(tracker.CommitPoint(kPartition), Offset(10));
@@ -320,8 +321,8 @@ class ReferenceAckTracker {
 TEST(AckTrackerTest, RandomizedAcksMatchReferenceModel) {
   // SLUICE_TEST_SEED=<seed> replays a failure.
   const char* seed_override = std::getenv("SLUICE_TEST_SEED");
-  const uint64_t seed = seed_override != nullptr ? std::strtoull(seed_override, nullptr, 10)
-                                                 : std::random_device{}();
+  const uint64_t seed =
+      seed_override != nullptr ? std::strtoull(seed_override, nullptr, 10) : std::random_device{}();
   SCOPED_TRACE(testing::Message() << "SLUICE_TEST_SEED=" << seed);
   std::printf("RandomizedAcksMatchReferenceModel: SLUICE_TEST_SEED=%llu\n",
               static_cast<unsigned long long>(seed));
@@ -370,7 +371,8 @@ TEST(AckTrackerTest, RandomizedAcksMatchReferenceModel) {
       const uint32_t extra = static_cast<uint32_t>(uniform(1, 3));
       for (size_t i = 0; i < 5 && !owed[index].empty(); ++i) {
         const int64_t offset =
-            owed[index][static_cast<size_t>(uniform(0, static_cast<int64_t>(owed[index].size()) - 1))];
+            owed[index]
+                [static_cast<size_t>(uniform(0, static_cast<int64_t>(owed[index].size()) - 1))];
         // A stale offset (before a Reset) is below the commit point; skip it.
         if (!commit_point.has_value() || offset < commit_point->value()) continue;
         if (std::find(broadcast.begin(), broadcast.end(), Offset(offset)) != broadcast.end()) {
@@ -386,7 +388,8 @@ TEST(AckTrackerTest, RandomizedAcksMatchReferenceModel) {
       std::vector<Offset> completed;
       const int64_t count = uniform(1, 60);
       for (int64_t i = 0; i < count && !owed[index].empty(); ++i) {
-        const size_t pick = static_cast<size_t>(uniform(0, static_cast<int64_t>(owed[index].size()) - 1));
+        const size_t pick =
+            static_cast<size_t>(uniform(0, static_cast<int64_t>(owed[index].size()) - 1));
         std::swap(owed[index][pick], owed[index].back());
         completed.emplace_back(owed[index].back());
         model.Done(owed[index].back());

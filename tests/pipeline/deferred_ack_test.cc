@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/pipeline.h"
 #include "tests/support/test_stages.h"
@@ -66,7 +67,8 @@ TEST(DeferredAckTest, HeldAcknowledgementsAreNotCommittedAndBoundInput) {
   PipelineBuilder builder({.name = "holding", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = UINT64_MAX}));
   // Never flushes by count: it holds everything until buffer_size stops it.
-  builder.AddConsumer("sink", BatchingSinkFactory(0), {.subscribe = {"gen"}, .max_demand = 40, .buffer_size = 500});
+  builder.AddConsumer("sink", BatchingSinkFactory(0),
+                      {.subscribe = {"gen"}, .max_demand = 40, .buffer_size = 500});
   auto pipeline = std::move(builder).Build();
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE((*pipeline)->Start().ok());
@@ -106,7 +108,8 @@ TEST(DeferredAckTest, AbandonedAcknowledgementsAreDeadLetteredNotLost) {
   PipelineBuilder builder({.name = "abandon", .dead_letter = dlq, .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100}));
   builder.AddConsumer(
-      "sink", [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Consumer>> {
+      "sink",
+      [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Consumer>> {
         return std::make_unique<AbandoningSink>();
       },
       {.subscribe = {"gen"}, .max_demand = 20, .min_demand = 10, .retry = {.max_attempts = 1}});

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/dispatcher.h"
 #include "tests/support/test_stages.h"
@@ -64,7 +65,8 @@ TEST(PipelineTest, ConsumerChunksNeverExceedMaxMinusMinDemand) {
   auto log = std::make_shared<SinkLog>();
   PipelineBuilder builder({.name = "chunks", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 1000}));
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .max_demand = 40, .min_demand = 30});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .max_demand = 40, .min_demand = 30});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   RunReport report = pipeline->Wait();
@@ -79,7 +81,8 @@ TEST(PipelineTest, ProducerIsAskedForNoMoreThanSubscribersDemand) {
   auto log = std::make_shared<SinkLog>();
   PipelineBuilder builder({.name = "asks", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 500}));
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .max_demand = 40, .min_demand = 30});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .max_demand = 40, .min_demand = 30});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   ASSERT_TRUE(pipeline->Wait().status.ok());
@@ -96,7 +99,8 @@ TEST(PipelineTest, BufferKeepFirstDiscardsNewestAndCountsThem) {
   PipelineBuilder builder({.name = "keep-first", .workers = 1});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100, .emit_per_call = 100}),
                       {.buffer_size = 20, .buffer_keep = BufferKeep::kFirst});
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 5});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 5});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   RunReport report = pipeline->Wait();
@@ -116,7 +120,8 @@ TEST(PipelineTest, BufferKeepLastDiscardsOldestAndCountsThem) {
   PipelineBuilder builder({.name = "keep-last", .workers = 1});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100, .emit_per_call = 100}),
                       {.buffer_size = 20, .buffer_keep = BufferKeep::kLast});
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 5});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 5});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   RunReport report = pipeline->Wait();
@@ -137,7 +142,8 @@ TEST(PipelineTest, PartitionDispatchKeepsPerKeyOrder) {
   PipelineBuilder builder({.name = "partition", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 20000, .keys = 13}),
                       {.dispatch = DispatchMode::kPartition});
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .concurrency = 4, .max_demand = 50});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .concurrency = 4, .max_demand = 50});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
   ASSERT_TRUE(pipeline->Wait().status.ok());
@@ -163,7 +169,8 @@ TEST(PipelineTest, BroadcastDeliversToEveryGroupHonouringSelectorsAndCommitsWhen
   auto all = std::make_shared<SinkLog>();
   auto even = std::make_shared<SinkLog>();
   PipelineBuilder builder({.name = "broadcast", .workers = 2});
-  builder.AddProducer("gen", MakeGenerator(state, {.total = 3000}), {.dispatch = DispatchMode::kBroadcast});
+  builder.AddProducer("gen", MakeGenerator(state, {.total = 3000}),
+                      {.dispatch = DispatchMode::kBroadcast});
   builder.AddConsumer("all", MakeSink(all), {.subscribe = {"gen"}, .concurrency = 2});
   builder.AddConsumer("even", MakeSink(even),
                       {.subscribe = {"gen"}, .selector = [](const Event& event) {
@@ -206,7 +213,8 @@ TEST(PipelineTest, TenThousandInstancesRunOnTwoWorkersAndKeepEveryEvent) {
   auto log = std::make_shared<SinkLog>();
   PipelineBuilder builder({.name = "wide", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100000}));
-  builder.AddProducerConsumer("map", MakeMap(), {.subscribe = {"gen"}, .concurrency = 9998, .max_demand = 10});
+  builder.AddProducerConsumer("map", MakeMap(),
+                              {.subscribe = {"gen"}, .concurrency = 9998, .max_demand = 10});
   builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"map"}, .max_demand = 10});
   auto pipeline = BuildOrDie(std::move(builder));
   ASSERT_TRUE(pipeline->Start().ok());
@@ -232,7 +240,8 @@ TEST(PipelineTest, UnsettledEventIsDeadLetteredNotLost) {
   PipelineBuilder builder({.name = "forgetful", .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100}));
   builder.AddProducerConsumer(
-      "forget", [](const StageContext&) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
+      "forget",
+      [](const StageContext&) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
         return std::make_unique<Forgetful>();
       },
       {.subscribe = {"gen"}, .retry = {.max_attempts = 1}});
@@ -275,7 +284,8 @@ TEST(PipelineBuilderTest, ReportsEveryTopologyErrorAtOnce) {
   builder.AddProducerConsumer("a", MakeMap(), {.subscribe = {"b"}});
   builder.AddProducerConsumer("b", MakeMap(), {.subscribe = {"a"}});
   builder.AddProducerConsumer("self", MakeMap(), {.subscribe = {"self", "nowhere"}});
-  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 10});
+  builder.AddConsumer("sink", MakeSink(log),
+                      {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 10});
   auto built = std::move(builder).Build();
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);

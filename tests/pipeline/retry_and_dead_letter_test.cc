@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/pipeline.h"
 #include "tests/support/test_stages.h"
@@ -81,12 +82,14 @@ TEST(RetryTest, NonRetryableErrorGoesStraightToTheDeadLetterQueue) {
   auto log = std::make_shared<SinkLog>();
   auto dlq = std::make_shared<InMemoryDeadLetterQueue>();
   testing::EventHook reject_odd = [](const Event& event, const StageContext&) -> absl::Status {
-    if (EventNumber(event.value()) % 2 == 1) return absl::InvalidArgumentError("field \"amount\": not a number");
+    if (EventNumber(event.value()) % 2 == 1)
+      return absl::InvalidArgumentError("field \"amount\": not a number");
     return absl::OkStatus();
   };
   PipelineBuilder builder({.name = "invalid", .dead_letter = dlq, .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 100}));
-  builder.AddConsumer("sink", MakeSink(log, reject_odd), {.subscribe = {"gen"}, .retry = {.max_attempts = 5}});
+  builder.AddConsumer("sink", MakeSink(log, reject_odd),
+                      {.subscribe = {"gen"}, .retry = {.max_attempts = 5}});
   auto pipeline = std::move(builder).Build();
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE((*pipeline)->Start().ok());
@@ -109,7 +112,8 @@ TEST(DeadLetterTest, BackendDownKeepsEventsInFlightUntilItComesBack) {
   auto log = std::make_shared<SinkLog>();
   auto dlq = std::make_shared<InMemoryDeadLetterQueue>();
   dlq->set_failure(absl::UnavailableError("disk full"));
-  testing::EventHook reject_first_ten = [](const Event& event, const StageContext&) -> absl::Status {
+  testing::EventHook reject_first_ten = [](const Event& event,
+                                           const StageContext&) -> absl::Status {
     if (EventNumber(event.value()) < 10) return absl::InvalidArgumentError("bad");
     return absl::OkStatus();
   };

@@ -26,9 +26,9 @@ RetryPolicy WithoutJitter() {
 
 TEST(RetryPolicyTest, IsRetryableExactlyForTransientCodes) {
   const std::set<absl::StatusCode> retryable = {
-      absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
+      absl::StatusCode::kUnavailable,       absl::StatusCode::kDeadlineExceeded,
       absl::StatusCode::kResourceExhausted, absl::StatusCode::kAborted,
-      absl::StatusCode::kInternal, absl::StatusCode::kUnknown,
+      absl::StatusCode::kInternal,          absl::StatusCode::kUnknown,
       absl::StatusCode::kCancelled};
   // Every canonical code, 0 (kOk) to 16 (kUnauthenticated).
   for (int raw = 0; raw <= 16; ++raw) {
@@ -99,8 +99,8 @@ TEST(RetryPolicyTest, BackoffIsCappedAtMaxBackoff) {
 TEST(RetryPolicyTest, BackoffStaysCappedForHugeAttemptCounts) {
   const RetryPolicy policy = WithoutJitter();
   std::mt19937_64 random(kSeed);
-  for (uint32_t attempts : {64u, 65u, 1'000u, 1'025u, 1'000'000u,
-                            std::numeric_limits<uint32_t>::max()}) {
+  for (uint32_t attempts :
+       {64u, 65u, 1'000u, 1'025u, 1'000'000u, std::numeric_limits<uint32_t>::max()}) {
     EXPECT_EQ(policy.Backoff(attempts, random), absl::Seconds(30)) << attempts;
   }
 }
@@ -110,8 +110,7 @@ TEST(RetryPolicyTest, BackoffWithUnitMultiplierIsConstant) {
   policy.multiplier = 1.0;
   std::mt19937_64 random(kSeed);
   EXPECT_EQ(policy.Backoff(1, random), absl::Milliseconds(100));
-  EXPECT_EQ(policy.Backoff(std::numeric_limits<uint32_t>::max(), random),
-            absl::Milliseconds(100));
+  EXPECT_EQ(policy.Backoff(std::numeric_limits<uint32_t>::max(), random), absl::Milliseconds(100));
 }
 
 TEST(RetryPolicyTest, ZeroInitialBackoffStaysZero) {
@@ -119,8 +118,7 @@ TEST(RetryPolicyTest, ZeroInitialBackoffStaysZero) {
   policy.initial_backoff = absl::ZeroDuration();
   std::mt19937_64 random(kSeed);
   EXPECT_EQ(policy.Backoff(1, random), absl::ZeroDuration());
-  EXPECT_EQ(policy.Backoff(std::numeric_limits<uint32_t>::max(), random),
-            absl::ZeroDuration());
+  EXPECT_EQ(policy.Backoff(std::numeric_limits<uint32_t>::max(), random), absl::ZeroDuration());
 }
 
 TEST(RetryPolicyTest, JitterStaysWithinBoundsOverManyDraws) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/dispatcher.h"
 #include "pipeline/pipeline.h"
@@ -45,7 +46,8 @@ std::vector<uint64_t> RestartsOf(const std::vector<StageReport>& stages, const s
   std::vector<uint64_t> restarts;
   for (const StageReport& stage : stages) {
     if (stage.name != name) continue;
-    for (const StageMetricsSnapshot& instance : stage.instances) restarts.push_back(instance.restarts);
+    for (const StageMetricsSnapshot& instance : stage.instances)
+      restarts.push_back(instance.restarts);
   }
   return restarts;
 }
@@ -53,7 +55,8 @@ std::vector<uint64_t> RestartsOf(const std::vector<StageReport>& stages, const s
 // gen (partitioned by key) -> work (3 instances) -> sink. Event 50 crashes the
 // instance its key hashes to, once.
 RunReport RunWithInstanceStrategy(RestartStrategy strategy, uint32_t crashing_instance,
-                                  std::shared_ptr<SinkLog> log, std::shared_ptr<InMemoryDeadLetterQueue> dlq) {
+                                  std::shared_ptr<SinkLog> log,
+                                  std::shared_ptr<InMemoryDeadLetterQueue> dlq) {
   auto state = std::make_shared<GeneratorState>();
   auto crashes = std::make_shared<std::atomic<int>>(0);
   const std::string poison_key = KeyFor(crashing_instance);
@@ -84,8 +87,9 @@ RunReport RunWithInstanceStrategy(RestartStrategy strategy, uint32_t crashing_in
         return std::make_unique<KeyedGenerator>(state, poison_key);
       },
       {.dispatch = DispatchMode::kPartition});
-  builder.AddProducerConsumer("work", MakeMap(CrashOnceAt(50, crashes)),
-                              {.subscribe = {"gen"}, .concurrency = 3, .supervision = {.strategy = strategy}});
+  builder.AddProducerConsumer(
+      "work", MakeMap(CrashOnceAt(50, crashes)),
+      {.subscribe = {"gen"}, .concurrency = 3, .supervision = {.strategy = strategy}});
   builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"work"}});
   auto pipeline = std::move(builder).Build();
   EXPECT_TRUE(pipeline.ok()) << pipeline.status();
@@ -149,8 +153,9 @@ std::vector<StageReport> RunWithStageStrategy(RestartStrategy strategy) {
   auto crashes = std::make_shared<std::atomic<int>>(0);
   PipelineBuilder builder({.name = "stages", .supervision = {.strategy = strategy}, .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = 200}));
-  builder.AddProducerConsumer("a", MakeMap(CrashOnceAt(20, crashes)),
-                              {.subscribe = {"gen"}, .concurrency = 2, .supervision = {.max_restarts = 0}});
+  builder.AddProducerConsumer(
+      "a", MakeMap(CrashOnceAt(20, crashes)),
+      {.subscribe = {"gen"}, .concurrency = 2, .supervision = {.max_restarts = 0}});
   builder.AddProducerConsumer("b", MakeMap(), {.subscribe = {"a"}});
   builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"b"}});
   auto pipeline = std::move(builder).Build();
@@ -197,10 +202,11 @@ TEST(SupervisionTest, IntensityEscalatesToThePipelineWhichStopsWithAClearError) 
                            .dead_letter = dlq,
                            .workers = 2});
   builder.AddProducer("gen", MakeGenerator(state, {.total = UINT64_MAX}));
-  builder.AddProducerConsumer("bad", MakeMap(always_crash),
-                              {.subscribe = {"gen"},
-                               .max_demand = 10,
-                               .supervision = {.max_restarts = 2, .max_seconds = absl::Seconds(60)}});
+  builder.AddProducerConsumer(
+      "bad", MakeMap(always_crash),
+      {.subscribe = {"gen"},
+       .max_demand = 10,
+       .supervision = {.max_restarts = 2, .max_seconds = absl::Seconds(60)}});
   builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"bad"}});
   auto pipeline = std::move(builder).Build();
   ASSERT_TRUE(pipeline.ok());

@@ -107,9 +107,10 @@ ProducerFactory MakeGenerator(std::shared_ptr<GeneratorState> state, GeneratorOp
 }
 
 ProducerConsumerFactory MakeMap(EventHook on_event) {
-  return [on_event](const StageContext& context) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
-    return std::make_unique<Map>(on_event, context);
-  };
+  return
+      [on_event](const StageContext& context) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
+        return std::make_unique<Map>(on_event, context);
+      };
 }
 
 ConsumerFactory MakeSink(std::shared_ptr<SinkLog> log, EventHook on_event) {

@@ -17,6 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+
 #include "pipeline/mutex.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage.h"

@@ -50,7 +50,10 @@ inline EventBatch MakeBatch(std::initializer_list<std::string_view> keys) {
 inline EventBatch MakeNumberedBatch(std::string_view prefix, int first, int count) {
   EventBatch batch;
   for (int i = first; i < first + count; ++i) {
-    const std::string key = std::string(prefix) + std::to_string(i);
+    // append() rather than operator+: g++ 12 -O3 warns falsely (-Wrestrict)
+    // about std::string + std::string.
+    std::string key(prefix);
+    key.append(std::to_string(i));
     EventFields fields;
     fields.key = key;
     fields.value = key;

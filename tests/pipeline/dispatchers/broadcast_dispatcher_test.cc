@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -32,7 +33,7 @@ constexpr uint32_t kSlowGroup = 20;
 
 std::vector<std::string> Numbered(int first, int count, int step = 1) {
   std::vector<std::string> keys;
-  for (int i = first; i < first + count * step; i += step) keys.push_back("e" + std::to_string(i));
+  for (int i = first; i < first + count * step; i += step) keys.push_back(absl::StrCat("e", i));
   return keys;
 }
 
@@ -110,7 +111,7 @@ TEST(BroadcastDispatcherTest, SelectorFiltersAndUnselectedEventsUseNoDemand) {
   // Two copies of each even event; odd ones went to one group, no Fanout.
   ASSERT_EQ(target.fanouts().size(), 10u);
   for (size_t i = 0; i < target.fanouts().size(); ++i) {
-    EXPECT_EQ(target.fanouts()[i].key, "e" + std::to_string(2 * i));
+    EXPECT_EQ(target.fanouts()[i].key, absl::StrCat("e", 2 * i));
     EXPECT_EQ(target.fanouts()[i].copies, 2u);
   }
   EXPECT_EQ(dispatcher.AvailableDemand(), 0);  // min(80, 0)

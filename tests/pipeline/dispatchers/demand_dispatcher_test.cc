@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,7 +28,7 @@ const SubscriptionId kB(2);
 
 std::vector<std::string> Numbered(int first, int count) {
   std::vector<std::string> keys;
-  for (int i = first; i < first + count; ++i) keys.push_back("e" + std::to_string(i));
+  for (int i = first; i < first + count; ++i) keys.push_back(absl::StrCat("e", i));
   return keys;
 }
 

@@ -117,11 +117,6 @@ const Event& EventBatch::Append(const EventFields& fields) {
   return events_.back();
 }
 
-const Event& EventBatch::AppendView(const EventFields& fields) {
-  events_.emplace_back(fields);
-  return events_.back();
-}
-
 bool EventBatch::OwnsBytes(const void* data) const {
   return arena_ != nullptr && arena_->Contains(data);
 }

@@ -96,7 +96,7 @@ class EventBatch {
   const Event& Append(const EventFields& fields);
   // Appends an event without copying.
   // REQUIRES: its views point into this batch's arena or retained memory.
-  const Event& AppendView(const EventFields& fields);
+  const Event& AppendView(const EventFields& fields) { return events_.emplace_back(fields); }
   const Event& AppendView(const Event& event) {
     events_.push_back(event);
     return events_.back();

@@ -14,32 +14,15 @@ Output::Output(const EventBatch& input) : input_(input), settled_(input.size(), 
   out_.reserve(input.size());
 }
 
-size_t Output::IndexOf(const Event& input) const {
-  const auto index = static_cast<size_t>(&input - input_.begin());
-  assert(&input >= input_.begin() && index < input_.size() &&
-         "event is not from the batch being handled");
-  return index;
-}
-
-void Output::Settle(size_t index) { ++settled_[index]; }
-
-void Output::Emit(const Event& input) {
-  const size_t index = IndexOf(input);
-  Settle(index);
-  if (!retains_input_) {
-    out_.RetainMemoryOf(input_);
-    retains_input_ = true;
-  }
-  out_.AppendView(input);
+void Output::RetainInput() {
+  out_.RetainMemoryOf(input_);
+  retains_input_ = true;
 }
 
 void Output::Emit(const Event& input, const EventChanges& changes) {
   const size_t index = IndexOf(input);
   Settle(index);
-  if (!retains_input_) {
-    out_.RetainMemoryOf(input_);
-    retains_input_ = true;
-  }
+  if (!retains_input_) RetainInput();
   EventFields fields = input.fields();
   // Bytes the stage wrote with Allocate() are already ours; others (a
   // string of the stage's, a constant) are copied so they outlive the call.

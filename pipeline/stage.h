@@ -33,6 +33,7 @@
 // factory call, sharing only what the factory gave them.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -166,7 +167,11 @@ struct EventChanges {
 // (a reference into it, not a copy).
 class Output {
  public:
-  void Emit(const Event& input);
+  void Emit(const Event& input) {
+    ++settled_[IndexOf(input)];
+    if (!retains_input_) RetainInput();
+    out_.AppendView(input);
+  }
   void Emit(const Event& input, const EventChanges& changes);
   void Drop(const Event& input);
   void Fail(const Event& input, absl::Status status);
@@ -178,8 +183,14 @@ class Output {
   friend class internal::StageInstance;
 
   explicit Output(const EventBatch& input);
-  size_t IndexOf(const Event& input) const;
-  void Settle(size_t index);
+  size_t IndexOf(const Event& input) const {
+    const auto index = static_cast<size_t>(&input - input_.begin());
+    assert(&input >= input_.begin() && index < input_.size() &&
+           "event is not from the batch being handled");
+    return index;
+  }
+  void Settle(size_t index) { ++settled_[index]; }
+  void RetainInput();
 
   const EventBatch& input_;
   EventBatch out_;

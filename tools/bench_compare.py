@@ -16,6 +16,7 @@ import sys
 SLUICE = ("bench/sluice_pipeline_bench", "BM_PipelineGeneratorMapNull/2000/")
 PEERS = [
     ("bench/sluice_peers_bench", "BM_BareHandoff_Spin/batch:1000/"),
+    ("bench/sluice_peers_bench", "BM_BareHandoff_Blocking/batch:1000/"),
     ("bench/sluice_peers_bench", "BM_TbbFlowGraph_Serial/"),
     ("bench/sluice_peers_bench", "BM_TbbParallelPipeline/batch:1000/"),
 ]

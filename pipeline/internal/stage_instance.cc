@@ -621,19 +621,21 @@ void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
   }
   // Settle in this order: completions expected first (extra emits), then
   // what is done here, then failures, and only then send the output on.
+  // One pass: extra emits add references; a forgotten event fails (its
+  // dead letter is only queued here, so nothing completes before the refs).
   for (size_t i = 0; i < chunk.size(); ++i) {
     const uint32_t settled = out.settled_[i];
-    if (settled > 1) runtime_.AddRefs(chunk[i], settled - 1);
-  }
-  for (size_t i : out.dropped_) runtime_.Complete(chunk[i].origin());
-  StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
-  for (size_t i = 0; i < chunk.size(); ++i) {
-    if (out.settled_[i] == 0) {
+    if (settled == 1) continue;
+    if (settled > 1) {
+      runtime_.AddRefs(chunk[i], settled - 1);
+    } else {
       FailEvent(chunk[i], absl::InternalError(
                               absl::StrCat("stage \"", stage_.spec.name,
                                            "\" neither emitted, dropped nor failed the event")));
     }
   }
+  for (size_t i : out.dropped_) runtime_.Complete(chunk[i].origin());
+  StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
   for (auto& [i, why] : out.failed_) FailEvent(chunk[i], why);
   AddToBuffer(std::move(out.out_));
 }

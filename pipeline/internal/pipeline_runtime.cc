@@ -20,6 +20,9 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
     default_dead_letters_ = std::make_shared<InMemoryDeadLetterQueue>();
     options_.dead_letter = default_dead_letters_;
   }
+  // spdlog makes its registry on first use, in uninstrumented code: make it
+  // here, before any arena thread logs, so TSan sees it ordered before them.
+  spdlog::default_logger_raw();
   scheduler_ = std::make_unique<Scheduler>(options_.workers);
   root_supervisor_ = std::make_unique<Supervisor>(
       options_.name, options_.supervision, stages.size(), *clock_,

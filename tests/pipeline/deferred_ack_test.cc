@@ -72,14 +72,19 @@ TEST(DeferredAckTest, HeldAcknowledgementsAreNotCommittedAndBoundInput) {
   auto pipeline = std::move(builder).Build();
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE((*pipeline)->Start().ok());
-  // Let it run into its bound, then drain with a deadline it cannot meet
-  // (the sink only completes on Flush(), after the sources finished).
-  absl::SleepFor(absl::Milliseconds(100));
-  const std::vector<StageReport> running = (*pipeline)->Snapshot();
+  // Wait until it has run into its bound: 500 held, and more received behind
+  // them that it may not take. Then drain with a deadline it cannot meet (the
+  // sink only completes on Flush(), which needs its inbox empty).
+  std::vector<StageReport> running;
+  for (;;) {
+    running = (*pipeline)->Snapshot();
+    if (running[1].totals.events_in > 500u) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   (*pipeline)->Drain(absl::Milliseconds(100));
   RunReport report = (*pipeline)->Wait();
   // Held input is bounded: at most buffer_size held plus the demand in flight.
-  EXPECT_LE(running[0].totals.events_in, 500u + 40u);
+  EXPECT_LE(running[1].totals.events_in, 500u + 40u);
   EXPECT_LE(report.events_emitted(), 500u + 40u);
   // The sink never flushed, so nothing was acknowledged or committed: every
   // emitted event is left in flight for redelivery.

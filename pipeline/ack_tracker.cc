@@ -141,6 +141,30 @@ class AckTracker::PartitionState {
     return completed;
   }
 
+  // Done() for first, first+1, ..., first+count-1.
+  size_t DoneRange(int64_t first, size_t count) {
+    if (empty()) return 0;
+    if (!is_contiguous()) {
+      // Rare (gapped offsets): take the general path.
+      std::vector<Offset> offsets;
+      offsets.reserve(count);
+      for (size_t i = 0; i < count; ++i) offsets.emplace_back(first + static_cast<int64_t>(i));
+      return Done(offsets);
+    }
+    const int64_t front = offsets_[head_seq_ & mask_];
+    const uint64_t window = size();
+    size_t completed = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t position =
+          static_cast<uint64_t>(first + static_cast<int64_t>(i)) - static_cast<uint64_t>(front);
+      if (position >= window) continue;  // committed already, or never tracked
+      completed += Complete(remaining_[(head_seq_ + position) & mask_]);
+    }
+    in_flight_ -= completed;
+    PopDonePrefix();
+    return completed;
+  }
+
   // The first offset not done, or the last tracked offset + 1.
   Offset CommitPoint() const {
     return Offset(empty() ? last_tracked_offset_ + 1 : offsets_[head_seq_ & mask_]);
@@ -324,6 +348,14 @@ void AckTracker::Done(Partition partition, absl::Span<const Offset> offsets) {
   auto it = state_->partitions.find(partition);
   if (it == state_->partitions.end()) return;  // never tracked, or Reset()
   state_->in_flight -= it->second.Done(offsets);
+}
+
+void AckTracker::DoneRange(Partition partition, Offset first, size_t count) {
+  if (count == 0) return;
+  MutexLock lock(&state_->mu);
+  auto it = state_->partitions.find(partition);
+  if (it == state_->partitions.end()) return;  // never tracked, or Reset()
+  state_->in_flight -= it->second.DoneRange(first.value(), count);
 }
 
 std::optional<Offset> AckTracker::CommitPoint(Partition partition) const {

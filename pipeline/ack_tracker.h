@@ -51,6 +51,9 @@ class AckTracker {
   // outstanding completions is done. Completions for offsets not tracked
   // (forgotten by Reset()) are ignored.
   void Done(Partition partition, absl::Span<const Offset> offsets);
+  // Same as Done() for offsets first, first+1, ..., first+count-1: the sink's
+  // common case, without building a list of offsets.
+  void DoneRange(Partition partition, Offset first, size_t count);
 
   // The offset below which every event tracked on `partition` is done: the
   // first tracked offset not yet done, or the last tracked offset + 1 when

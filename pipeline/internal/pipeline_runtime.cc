@@ -217,6 +217,8 @@ const std::string& PipelineRuntime::source_name(SourceId source) const {
 }
 
 void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const uint8_t> skip) {
+  // Runs of one source and partition; a run of consecutive offsets (the
+  // common case) goes as a range, without building a list of offsets.
   thread_local std::vector<Offset> offsets;
   size_t i = 0;
   while (i < events.size()) {
@@ -225,6 +227,22 @@ void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const 
       continue;
     }
     const Origin& first = events[i].origin();
+    AckTracker& tracker = *sources_[first.source.value()]->ack_tracker();
+    size_t end = i + 1;
+    while (end < events.size() && (skip.empty() || !skip[end])) {
+      const Origin& origin = events[end].origin();
+      if (origin.source != first.source || origin.partition != first.partition ||
+          origin.offset.value() != first.offset.value() + static_cast<int64_t>(end - i)) {
+        break;
+      }
+      ++end;
+    }
+    if (end - i > 1 || end == events.size() || (!skip.empty() && skip[end])) {
+      tracker.DoneRange(first.partition, first.offset, end - i);
+      i = end;
+      continue;
+    }
+    // Not consecutive: collect this source and partition's offsets.
     offsets.clear();
     for (; i < events.size(); ++i) {
       if (!skip.empty() && skip[i]) continue;
@@ -232,7 +250,7 @@ void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const 
       if (origin.source != first.source || origin.partition != first.partition) break;
       offsets.push_back(origin.offset);
     }
-    sources_[first.source.value()]->ack_tracker()->Done(first.partition, offsets);
+    tracker.Done(first.partition, offsets);
   }
 }
 

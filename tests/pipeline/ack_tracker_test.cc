@@ -642,3 +642,35 @@ TEST(AckTrackerDeathTest, TrackingNonIncreasingOffsetsAssertsInDebugAndIsSkipped
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(AckTrackerDoneRangeTest, RangesCommitTheContiguousPrefixLikeListsDo) {
+  AckTracker tracker;
+  const Partition p(0);
+  tracker.TrackRange(p, Offset(100), 10);
+  tracker.DoneRange(p, Offset(103), 4);  // 103..106 done, 100 still in flight
+  EXPECT_EQ(tracker.CommitPoint(p), Offset(100));
+  EXPECT_EQ(tracker.in_flight(p), 6u);
+  tracker.DoneRange(p, Offset(100), 3);
+  EXPECT_EQ(tracker.CommitPoint(p), Offset(107));
+  tracker.DoneRange(p, Offset(107), 3);
+  EXPECT_EQ(tracker.CommitPoint(p), Offset(110));
+  EXPECT_EQ(tracker.in_flight(), 0u);
+  tracker.DoneRange(p, Offset(100), 10);  // stale: ignored
+  EXPECT_EQ(tracker.CommitPoint(p), Offset(110));
+}
+
+TEST(AckTrackerDoneRangeTest, RangesOverGappedOffsetsCompleteOnlyTrackedOnes) {
+  AckTracker tracker;
+  const Partition p(2);
+  const std::vector<Offset> offsets = {Offset(5), Offset(6), Offset(9), Offset(10)};
+  tracker.Track(p, offsets);
+  tracker.DoneRange(p, Offset(5), 6);  // 5..10: 7 and 8 were never tracked
+  EXPECT_EQ(tracker.CommitPoint(p), Offset(11));
+  EXPECT_EQ(tracker.in_flight(p), 0u);
+}
+
+}  // namespace
+}  // namespace sluice

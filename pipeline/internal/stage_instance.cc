@@ -254,6 +254,16 @@ void StageInstance::RequestDrain() {
   Notify();
 }
 
+void StageInstance::WakeAt(absl::Time due) {
+  // One timer per instance is enough: a later one is set when this one has
+  // fired or an earlier one is needed. A timer per retry or per slice would
+  // let the timer queue grow with the failure rate.
+  const absl::Time now = runtime_.clock().Now();
+  if (next_wake_ > now && next_wake_ <= due) return;
+  next_wake_ = due;
+  scheduler().NotifyAt(this, absl::Now() + std::max(absl::ZeroDuration(), due - now));
+}
+
 bool StageInstance::HasMessages() {
   // A restart or wake requested while this instance was running is a message too.
   if (restart_requested_.load(std::memory_order_acquire) ||
@@ -309,9 +319,10 @@ void StageInstance::Handle(DeadLettersFailedMessage& message) {
   const uint32_t failures = message.failures;
   SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}",
               stage_.spec.name, index_, message.records.size(), AsString(message.status));
+  dead_letters_waiting_ += message.records.size();
   dead_letters_to_rewrite_.push_back(
       {runtime_.clock().Now() + DeadLetterBackoff(failures), std::move(message.records), failures});
-  WakeAfter(DeadLetterBackoff(failures));
+  WakeAt(runtime_.clock().Now() + DeadLetterBackoff(failures));
 }
 
 // ---------------------------------------------------------------------------
@@ -542,7 +553,11 @@ bool StageInstance::InputBlocked() const {
     return true;
   }
   // Events waiting for a retry or a dead-letter write are still in hand.
-  const auto in_hand = static_cast<int64_t>(retries_.size()) + dead_letters_in_flight();
+  // So are those whose write failed and waits to be tried again: while the
+  // dead-letter backend is down the stage stops taking input, and its
+  // sources pause behind it.
+  const auto in_hand =
+      static_cast<int64_t>(retries_.size() + dead_letters_waiting_) + dead_letters_in_flight();
   if (in_hand >= stage_.spec.options.max_demand) return true;
   // A sink holding acknowledgements back (writing in batches) may hold up
   // to buffer_size events before it must flush.
@@ -597,7 +612,7 @@ bool StageInstance::TakeDueRetries(EventBatch& batch) {
       ++it;
     }
   }
-  if (next_due != absl::InfiniteFuture()) WakeAfter(next_due - now);
+  if (next_due != absl::InfiniteFuture()) WakeAt(next_due);
   return !batch.empty();
 }
 
@@ -681,13 +696,14 @@ void StageInstance::FailEvent(const Event& event, const absl::Status& status) {
   const RetryPolicy& policy = stage_.spec.options.retry;
   if (policy.ShouldRetry(attempts, status.code())) {
     const absl::Duration backoff = policy.Backoff(attempts, random_);
-    PendingRetry retry{runtime_.clock().Now() + backoff, EventBatch()};
+    const absl::Time retry_due = runtime_.clock().Now() + backoff;
+    PendingRetry retry{retry_due, EventBatch()};
     EventFields fields = event.fields();
     fields.attempts = attempts;
     retry.event.Append(fields);
     retries_.push_back(std::move(retry));
     StageMetrics::Add(metrics_.events_retried, 1);
-    WakeAfter(backoff);
+    WakeAt(retry_due);
     return;
   }
   DeadLetterEvent(event, status, attempts);
@@ -750,9 +766,10 @@ void StageInstance::SendDueDeadLetters() {
   while (!dead_letters_to_rewrite_.empty() && dead_letters_to_rewrite_.front().due <= now) {
     PendingDeadLetters pending = std::move(dead_letters_to_rewrite_.front());
     dead_letters_to_rewrite_.pop_front();
+    dead_letters_waiting_ -= pending.records.size();
     WriteDeadLetters(std::move(pending.records), pending.failures);
   }
-  if (!dead_letters_to_rewrite_.empty()) WakeAfter(dead_letters_to_rewrite_.front().due - now);
+  if (!dead_letters_to_rewrite_.empty()) WakeAt(dead_letters_to_rewrite_.front().due);
 }
 
 void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {

@@ -206,6 +206,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void MaybeFinish();
   void SendDownstreamDone();
 
+  // Runs the instance at `due` (the runtime clock) or later; inside the actor.
+  void WakeAt(absl::Time due);
   void EnterState(InstanceState state);
   // Idle or backpressured, between callbacks.
   InstanceState WaitingState() const;
@@ -258,10 +260,12 @@ class StageInstance final : public Actor, private DispatchTarget {
   std::deque<PendingRetry> retries_;  // ordered by insertion; due times vary
   std::vector<DeadLetter> dead_letters_to_write_;
   std::deque<PendingDeadLetters> dead_letters_to_rewrite_;
+  size_t dead_letters_waiting_ = 0;  // records in dead_letters_to_rewrite_
   std::atomic<int64_t> dead_letters_in_flight_{0};
   // Events whose acknowledgement a consumer deferred (PendingAcks).
   std::atomic<int64_t> deferred_in_flight_{0};
   std::mt19937_64 random_;
+  absl::Time next_wake_ = absl::InfinitePast();
 
   std::atomic<bool> finished_{false};
   InstanceState state_ = InstanceState::kIdle;

@@ -135,6 +135,38 @@ TEST(DeadLetterTest, BackendDownKeepsEventsInFlightUntilItComesBack) {
   EXPECT_EQ(report.partitions[0].commit_point, Offset(100));
 }
 
+TEST(DeadLetterTest, BackendDownStopsTheStageTakingInputSoTheSourcePauses) {
+  auto state = std::make_shared<GeneratorState>();
+  auto log = std::make_shared<SinkLog>();
+  auto dlq = std::make_shared<InMemoryDeadLetterQueue>();
+  dlq->set_failure(absl::UnavailableError("dead-letter topic unreachable"));
+  testing::EventHook reject_all = [](const Event&, const StageContext&) -> absl::Status {
+    return absl::InvalidArgumentError("bad");
+  };
+  PipelineBuilder builder({.name = "dlq-backpressure", .dead_letter = dlq, .workers = 2});
+  builder.AddProducer("gen", MakeGenerator(state, {.total = UINT64_MAX}));
+  builder.AddConsumer("sink", MakeSink(log, reject_all),
+                      {.subscribe = {"gen"}, .max_demand = 10, .min_demand = 5});
+  auto pipeline = std::move(builder).Build();
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->Start().ok());
+  // Three failed writes take ~0.35 s of backoff: time enough for an endless
+  // source to emit millions, if nothing held it back.
+  while (dlq->failed_writes() < 3) absl::SleepFor(absl::Milliseconds(5));
+  const std::vector<StageReport> running = (*pipeline)->Snapshot();
+  // At most max_demand held in the dead-letter path, plus what was asked for.
+  EXPECT_LE(running[0].totals.events_in, 30u);
+  dlq->set_failure(absl::OkStatus());
+  (*pipeline)->Drain(absl::Seconds(30));
+  RunReport report = (*pipeline)->Wait();
+  ASSERT_TRUE(report.status.ok());
+  EXPECT_TRUE(report.drained);
+  EXPECT_EQ(report.events_dead_lettered(), report.events_emitted());
+  EXPECT_EQ(dlq->size(), report.events_emitted());
+  EXPECT_EQ(report.partitions[0].commit_point,
+            Offset(static_cast<int64_t>(report.events_emitted())));
+}
+
 TEST(DeadLetterTest, DrainWhileBackendIsDownLeavesTheFailedEventsUncommitted) {
   auto state = std::make_shared<GeneratorState>();
   auto log = std::make_shared<SinkLog>();

@@ -2,7 +2,7 @@
 
 namespace sluice {
 
-void InMemoryDeadLetterQueue::Write(std::vector<DeadLetter> records, WriteDone done) {
+void InMemoryDeadLetterQueue::Write(DeadLetterBatch records, WriteDone done) {
   absl::Status result;
   {
     MutexLock lock(&mu_);
@@ -10,7 +10,7 @@ void InMemoryDeadLetterQueue::Write(std::vector<DeadLetter> records, WriteDone d
     // message: Debian's Abseil counts references where TSan cannot see.
     result = absl::Status(failure_.code(), failure_.message());
     if (result.ok()) {
-      for (DeadLetter& record : records) records_.push_back(std::move(record));
+      records_.insert(records_.end(), records->begin(), records->end());
     } else {
       ++failed_writes_;
     }

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,10 @@ struct DeadLetter {
   Origin origin;
 };
 
+// Records written together. Shared and immutable: a failed write is tried
+// again with the same records, without copying them.
+using DeadLetterBatch = std::shared_ptr<const std::vector<DeadLetter>>;
+
 class DeadLetterQueue {
  public:
   using WriteDone = std::function<void(absl::Status)>;
@@ -61,7 +66,7 @@ class DeadLetterQueue {
   virtual ~DeadLetterQueue() = default;
   // Stores `records`, then calls `done` with OK, or with the error that kept
   // them from being stored (kUnavailable: the runtime writes them again).
-  virtual void Write(std::vector<DeadLetter> records, WriteDone done) = 0;
+  virtual void Write(DeadLetterBatch records, WriteDone done) = 0;
 };
 
 // Keeps records in memory. For tests; `set_failure` makes writes fail, as a
@@ -70,7 +75,7 @@ class DeadLetterQueue {
 // Thread-safe.
 class InMemoryDeadLetterQueue final : public DeadLetterQueue {
  public:
-  void Write(std::vector<DeadLetter> records, WriteDone done) override;
+  void Write(DeadLetterBatch records, WriteDone done) override;
 
   std::vector<DeadLetter> records() const;
   size_t size() const;

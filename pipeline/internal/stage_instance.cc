@@ -181,7 +181,7 @@ void StageInstance::PostAsk(SubscriptionId subscription, int64_t count) {
   Post(AskMessage{subscription, count});
 }
 void StageInstance::PostUpstreamDone(uint32_t upstream) { Post(UpstreamDoneMessage{upstream}); }
-void StageInstance::PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status,
+void StageInstance::PostDeadLettersFailed(DeadLetterBatch records, absl::Status status,
                                           uint32_t failures) {
   Post(DeadLettersFailedMessage{std::move(records), std::move(status), failures});
 }
@@ -314,12 +314,12 @@ void StageInstance::Handle(UpstreamDoneMessage& message) {
 }
 
 void StageInstance::Handle(DeadLettersFailedMessage& message) {
-  dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records.size()),
+  dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records->size()),
                                     std::memory_order_acq_rel);
   const uint32_t failures = message.failures;
   SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}",
-              stage_.spec.name, index_, message.records.size(), AsString(message.status));
-  dead_letters_waiting_ += message.records.size();
+              stage_.spec.name, index_, message.records->size(), AsString(message.status));
+  dead_letters_waiting_ += message.records->size();
   dead_letters_to_rewrite_.push_back(
       {runtime_.clock().Now() + DeadLetterBackoff(failures), std::move(message.records), failures});
   WakeAt(runtime_.clock().Now() + DeadLetterBackoff(failures));
@@ -649,8 +649,13 @@ void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
                                            "\" neither emitted, dropped nor failed the event")));
     }
   }
-  for (size_t i : out.dropped_) runtime_.Complete(chunk[i].origin());
-  StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
+  if (!out.dropped_.empty()) {
+    // One pass over the chunk, completing only the dropped events.
+    std::vector<uint8_t> kept(chunk.size(), 1);
+    for (size_t i : out.dropped_) kept[i] = 0;
+    runtime_.Complete(chunk.events(), kept);
+    StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
+  }
   for (auto& [i, why] : out.failed_) FailEvent(chunk[i], why);
   AddToBuffer(std::move(out.out_));
 }
@@ -730,23 +735,17 @@ void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& stat
 
 void StageInstance::FlushDeadLetters() {
   if (dead_letters_to_write_.empty()) return;
-  std::vector<DeadLetter> records;
-  records.swap(dead_letters_to_write_);
+  auto records = std::make_shared<std::vector<DeadLetter>>();
+  records->swap(dead_letters_to_write_);
   WriteDeadLetters(std::move(records), 0);
 }
 
-void StageInstance::WriteDeadLetters(std::vector<DeadLetter> records, uint32_t failures) {
-  const auto count = static_cast<int64_t>(records.size());
+void StageInstance::WriteDeadLetters(DeadLetterBatch records, uint32_t failures) {
+  const auto count = static_cast<int64_t>(records->size());
   dead_letters_in_flight_.fetch_add(count, std::memory_order_acq_rel);
-  // The callback copies the origins it needs: `records` moves into Write().
-  std::vector<Origin> origins;
-  origins.reserve(records.size());
-  for (const DeadLetter& record : records) origins.push_back(record.origin);
-  auto keep = std::make_shared<std::vector<DeadLetter>>(records);
-  stage_.dead_letter->Write(std::move(records), [this, origins = std::move(origins), keep, count,
-                                                 failures](absl::Status status) mutable {
+  stage_.dead_letter->Write(records, [this, records, count, failures](absl::Status status) {
     if (status.ok()) {
-      for (const Origin& origin : origins) runtime_.Complete(origin);
+      for (const DeadLetter& record : *records) runtime_.Complete(record.origin);
       StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
       dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
       Notify();
@@ -756,7 +755,7 @@ void StageInstance::WriteDeadLetters(std::vector<DeadLetter> records, uint32_t f
     // again after a backoff; the stage takes no new input meanwhile. They
     // count as in flight until the instance has queued the rewrite, so it
     // cannot finish in between.
-    PostDeadLettersFailed(std::move(*keep), std::move(status), failures + 1);
+    PostDeadLettersFailed(records, std::move(status), failures + 1);
   });
 }
 
@@ -766,7 +765,7 @@ void StageInstance::SendDueDeadLetters() {
   while (!dead_letters_to_rewrite_.empty() && dead_letters_to_rewrite_.front().due <= now) {
     PendingDeadLetters pending = std::move(dead_letters_to_rewrite_.front());
     dead_letters_to_rewrite_.pop_front();
-    dead_letters_waiting_ -= pending.records.size();
+    dead_letters_waiting_ -= pending.records->size();
     WriteDeadLetters(std::move(pending.records), pending.failures);
   }
   if (!dead_letters_to_rewrite_.empty()) WakeAt(dead_letters_to_rewrite_.front().due);

@@ -88,8 +88,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   void PostAsk(SubscriptionId subscription, int64_t count);
   void PostUpstreamDone(uint32_t upstream);
   // A dead-letter write failed for the `failures`-th time in a row.
-  void PostDeadLettersFailed(std::vector<DeadLetter> records, absl::Status status,
-                             uint32_t failures);
+  void PostDeadLettersFailed(DeadLetterBatch records, absl::Status status, uint32_t failures);
   // Deferred acknowledgements completed, from any thread.
   void CompleteDeferred(EventBatch events, absl::Status status);
   void Wake();
@@ -124,7 +123,7 @@ class StageInstance final : public Actor, private DispatchTarget {
     uint32_t upstream;
   };
   struct DeadLettersFailedMessage {
-    std::vector<DeadLetter> records;
+    DeadLetterBatch records;
     absl::Status status;
     uint32_t failures;
   };
@@ -155,7 +154,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   };
   struct PendingDeadLetters {
     absl::Time due;
-    std::vector<DeadLetter> records;
+    DeadLetterBatch records;
     uint32_t failures;
   };
 
@@ -200,7 +199,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   void FailEvent(const Event& event, const absl::Status& status);
   void DeadLetterEvent(const Event& event, const absl::Status& status, uint32_t attempts);
   void FlushDeadLetters();
-  void WriteDeadLetters(std::vector<DeadLetter> records, uint32_t failures);
+  void WriteDeadLetters(DeadLetterBatch records, uint32_t failures);
   void Crash(const std::string& what, const EventBatch* in_hand);
   // Completion.
   void MaybeFinish();

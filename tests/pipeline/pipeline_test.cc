@@ -258,6 +258,42 @@ TEST(PipelineTest, UnsettledEventIsDeadLetteredNotLost) {
   EXPECT_EQ(report.partitions[0].commit_point, Offset(100));
 }
 
+TEST(PipelineTest, DroppedEventsAreDoneAndCommittedButNotDelivered) {
+  auto state = std::make_shared<GeneratorState>();
+  auto log = std::make_shared<SinkLog>();
+  class DropOdd final : public ProducerConsumer {
+   public:
+    absl::Status HandleEvents(const EventBatch& batch, Output& out) override {
+      for (const Event& event : batch) {
+        if (EventNumber(event.value()) % 2 == 1) {
+          out.Drop(event);
+        } else {
+          out.Emit(event);
+        }
+      }
+      return absl::OkStatus();
+    }
+  };
+  PipelineBuilder builder({.name = "filter", .workers = 2});
+  builder.AddProducer("gen", MakeGenerator(state, {.total = 1001}));
+  builder.AddProducerConsumer(
+      "filter",
+      [](const StageContext&) -> absl::StatusOr<std::unique_ptr<ProducerConsumer>> {
+        return std::make_unique<DropOdd>();
+      },
+      {.subscribe = {"gen"}, .max_demand = 64});
+  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"filter"}});
+  auto pipeline = BuildOrDie(std::move(builder));
+  ASSERT_TRUE(pipeline->Start().ok());
+  RunReport report = pipeline->Wait();
+  ASSERT_TRUE(report.status.ok());
+  for (const std::string& value : log->Values()) EXPECT_EQ(EventNumber(value) % 2, 0);
+  EXPECT_EQ(log->size(), 501u);
+  EXPECT_EQ(report.events_dropped(), 500u);
+  EXPECT_EQ(report.events_acknowledged(), 501u);
+  EXPECT_EQ(report.partitions[0].commit_point, Offset(1001));
+}
+
 TEST(PipelineTest, DrainStopsAnEndlessSourceAndCommitsWhatWasDone) {
   auto state = std::make_shared<GeneratorState>();
   auto log = std::make_shared<SinkLog>();

@@ -367,17 +367,8 @@ void StageInstance::RestartIfRequested() {
     MutexLock lock(&restart_mu_);
     reason = restart_reason_;
   }
-  if (user_stage_ != nullptr) {
-    // Restarted because a sibling crashed: throw its state away too.
-    Guarded([&] {
-      user_stage_->Stop();
-      return absl::OkStatus();
-    }).IgnoreError();
-    user_stage_.reset();
-  }
-  producer_ = nullptr;
-  producer_consumer_ = nullptr;
-  consumer_ = nullptr;
+  // Restarted because a sibling crashed: its state goes too.
+  DiscardUserStage();
   StageMetrics::Add(metrics_.restarts, 1);
   SPDLOG_INFO("stage \"{}\" instance {} restarting after: {}", stage_.spec.name, index_, reason);
   if (absl::Status started = CreateStage(); !started.ok()) {
@@ -675,11 +666,13 @@ void StageInstance::HandleConsumerChunk(EventBatch& chunk) {
     return;
   }
   std::vector<uint8_t> failed;
+  size_t failures = 0;
   if (!acks.failed_.empty()) {
     failed.assign(chunk.size(), 0);
     for (const auto& [i, why] : acks.failed_) {
       if (failed[i]) continue;  // failed twice in one call: one failure
       failed[i] = 1;
+      ++failures;
       FailEvent(chunk[i], why);
     }
   }
@@ -688,7 +681,6 @@ void StageInstance::HandleConsumerChunk(EventBatch& chunk) {
     return;
   }
   runtime_.Complete(chunk.events(), failed);
-  const auto failures = static_cast<size_t>(std::count(failed.begin(), failed.end(), uint8_t{1}));
   StageMetrics::Add(metrics_.events_acknowledged, chunk.size() - failures);
 }
 
@@ -771,6 +763,14 @@ void StageInstance::SendDueDeadLetters() {
   if (!dead_letters_to_rewrite_.empty()) WakeAt(dead_letters_to_rewrite_.front().due);
 }
 
+void StageInstance::DiscardUserStage() {
+  StopStage();
+  user_stage_.reset();
+  producer_ = nullptr;
+  producer_consumer_ = nullptr;
+  consumer_ = nullptr;
+}
+
 void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {
   const std::string reason = absl::StrCat("crashed: ", what);
   SPDLOG_ERROR("stage \"{}\" instance {} {}", stage_.spec.name, index_, reason);
@@ -782,16 +782,7 @@ void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {
     }
     FlushDeadLetters();
   }
-  if (user_stage_ != nullptr) {
-    Guarded([&] {
-      user_stage_->Stop();
-      return absl::OkStatus();
-    }).IgnoreError();
-    user_stage_.reset();
-  }
-  producer_ = nullptr;
-  producer_consumer_ = nullptr;
-  consumer_ = nullptr;
+  DiscardUserStage();
   metrics_.set_last_crash(reason);
   stage_.supervisor->ChildCrashed(index_, reason);
 }
@@ -833,7 +824,6 @@ void StageInstance::MaybeFinish() {
         return;
       }
       AddToBuffer(std::move(out.out_));
-      FlushBuffer();
     }
     source_done_ = true;
   }

@@ -201,6 +201,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void FlushDeadLetters();
   void WriteDeadLetters(DeadLetterBatch records, uint32_t failures);
   void Crash(const std::string& what, const EventBatch* in_hand);
+  // Stops and destroys the user's stage (a crash or a restart).
+  void DiscardUserStage();
   // Completion.
   void MaybeFinish();
   void SendDownstreamDone();

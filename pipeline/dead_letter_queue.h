@@ -67,6 +67,9 @@ class DeadLetterQueue {
   // Stores `records`, then calls `done` with OK, or with the error that kept
   // them from being stored (kUnavailable: the runtime writes them again).
   virtual void Write(DeadLetterBatch records, WriteDone done) = 0;
+  // Where the records go, for summaries and logs: "file sluice-data/x/dead-letters.log",
+  // "kafka topic orders.dlq". Never a secret.
+  virtual std::string description() const { return "dead-letter queue"; }
 };
 
 // Keeps records in memory. For tests; `set_failure` makes writes fail, as a
@@ -76,6 +79,7 @@ class DeadLetterQueue {
 class InMemoryDeadLetterQueue final : public DeadLetterQueue {
  public:
   void Write(DeadLetterBatch records, WriteDone done) override;
+  std::string description() const override { return "memory"; }
 
   std::vector<DeadLetter> records() const;
   size_t size() const;

@@ -18,8 +18,9 @@ PACKAGES=(
   # Runtime libraries (pipeline/): task arena, queue baseline, Status/containers, logs,
   # partition hash.
   libtbb-dev libconcurrentqueue-dev libabsl-dev libspdlog-dev libfmt-dev libxxhash-dev
-  # Connectors, config and CLI (connectors/, tools/).
-  librdkafka-dev libyaml-cpp-dev libcli11-dev
+  # Connectors, stages, config and CLI (connectors/, stages/, tools/): Kafka, YAML, command
+  # line, JSON parsing, regular expressions.
+  librdkafka-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev libre2-dev
   # Tests and benchmarks (tests/, bench/).
   libgtest-dev libgmock-dev libbenchmark-dev
   # Programs the tests drive: kcat (Kafka client), prometheus (for promtool),

@@ -1,6 +1,6 @@
 // File: connectors/null/null_sink.h
 //
-// NullSink acknowledges every event and keeps nothing: the sink of the
+// NullSink (`type: null`) acknowledges every event and keeps nothing: the sink of the
 // benchmarks, and of pipelines whose work is done upstream. It reads each
 // event's value length so that the handoff cannot be optimised away.
 //

@@ -78,6 +78,9 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
 PipelineRuntime::~PipelineRuntime() {
   if (started_.load() && !halted()) Halt(absl::CancelledError("pipeline destroyed while running"));
   scheduler_->Shutdown();
+  // Callbacks from threads we do not own (backends, sinks) must not reach
+  // the instances destroyed next.
+  callback_gate_->Close();
 }
 
 void PipelineRuntime::Wire() {
@@ -183,6 +186,9 @@ RunReport PipelineRuntime::Wait() {
     }
   }
   for (auto& instance : instances_) instance->StopStage();
+  // From here on the run's outcome is fixed: a confirmation arriving late
+  // leaves its events uncommitted, for redelivery.
+  callback_gate_->Close();
   report.elapsed = clock_->Now() - started_at_;
   report.stages = Snapshot();
   for (StageInstance* source : sources_) {

@@ -24,6 +24,7 @@
 
 #include "pipeline/ack_tracker.h"
 #include "pipeline/dead_letter_queue.h"
+#include "pipeline/internal/callback_gate.h"
 #include "pipeline/internal/scheduler.h"
 #include "pipeline/mutex.h"
 #include "pipeline/options.h"
@@ -62,6 +63,8 @@ class PipelineRuntime {
   const PipelineOptions& options() const { return options_; }
   const Clock& clock() const { return *clock_; }
   Scheduler& scheduler() { return *scheduler_; }
+  // Threads of backends and sinks call back into instances through this.
+  const std::shared_ptr<CallbackGate>& callback_gate() const { return callback_gate_; }
   bool halted() const { return halted_.load(std::memory_order_acquire); }
   const std::string& source_name(SourceId source) const;
   // One completion for each event of `events` not marked in `skip` (same
@@ -84,6 +87,7 @@ class PipelineRuntime {
   std::shared_ptr<InMemoryDeadLetterQueue> default_dead_letters_;
   std::vector<std::unique_ptr<StageRuntime>> stages_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::shared_ptr<CallbackGate> callback_gate_ = std::make_shared<CallbackGate>();
   std::vector<std::unique_ptr<StageInstance>> instances_;
   // Indexed by SourceId: the producer instances.
   std::vector<StageInstance*> sources_;

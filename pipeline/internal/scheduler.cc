@@ -81,7 +81,7 @@ void Scheduler::TimerLoop() {
     while (!timers_.empty() && timers_.top().deadline <= now) {
       Actor* actor = timers_.top().actor;
       timers_.pop();
-      actor->Notify();
+      actor->OnTimer();
     }
     const absl::Duration wait =
         timers_.empty() ? absl::Milliseconds(50)

@@ -44,6 +44,9 @@ class Actor {
 
   // Makes sure the actor runs soon. Thread-safe, cheap when already scheduled.
   void Notify();
+  // A timer set with Scheduler::NotifyAt() fired (on the timer thread).
+  // Defaults to Notify().
+  virtual void OnTimer() { Notify(); }
 
  protected:
   // Does one bounded slice of work. Returns true if it could do more right

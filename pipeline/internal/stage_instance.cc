@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
@@ -38,6 +39,7 @@ absl::Duration DeadLetterBackoff(uint32_t failures) {
 
 void CompletePendingAcks(PendingAcksState& state, absl::Status status) {
   StageInstance* owner = nullptr;
+  std::shared_ptr<CallbackGate> gate;
   EventBatch events;
   {
     MutexLock lock(&state.mu);
@@ -48,9 +50,14 @@ void CompletePendingAcks(PendingAcksState& state, absl::Status status) {
     }
     state.completed = true;
     owner = state.owner;
+    gate = state.gate;
     events = std::move(state.events);
   }
-  if (owner != nullptr) owner->CompleteDeferred(std::move(events), std::move(status));
+  // A sink's thread may complete after the run has ended: the gate keeps it
+  // off a torn-down instance.
+  if (owner != nullptr) {
+    gate->Run([&] { owner->CompleteDeferred(std::move(events), std::move(status)); });
+  }
 }
 
 StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index,
@@ -219,6 +226,7 @@ void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk,
   {
     MutexLock lock(&state.mu);
     state.owner = this;
+    state.gate = runtime_.callback_gate();
     state.events.RetainMemoryOf(chunk);
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (failed.empty() || !failed[i]) state.events.AppendView(chunk[i]);
@@ -238,6 +246,14 @@ void StageInstance::Wake() {
 
 void StageInstance::WakeAfter(absl::Duration delay) {
   scheduler().NotifyAt(this, absl::Now() + delay);
+}
+
+void StageInstance::OnTimer() {
+  // A timer asked for with WakeAfter() is a Wake() when it fires: a source
+  // pacing itself (a rate limit) is called again then. For other roles the
+  // flag is cleared at the next slice.
+  wake_requested_.store(true, std::memory_order_release);
+  Notify();
 }
 
 void StageInstance::RequestRestart(std::string reason) {
@@ -336,6 +352,7 @@ bool StageInstance::RunSlice() {
   bool more = false;
   if (user_stage_ != nullptr) {
     if (has_output()) FlushBuffer();
+    if (!is_producer()) wake_requested_.store(false, std::memory_order_relaxed);
     more = is_producer() ? RunProducer() : RunConsumer();
   }
   MaybeFinish();
@@ -716,7 +733,10 @@ void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& stat
   record.timestamp_us = event.timestamp_us();
   record.pipeline = runtime_.options().name;
   record.stage = stage_.spec.name;
-  record.error = AsString(status);
+  // A crash's reason is already "crashed: <what>" (DESIGN.md); other
+  // failures keep their code in the text: "INVALID_ARGUMENT: ...".
+  record.error = absl::StartsWith(status.message(), "crashed: ") ? std::string(status.message())
+                                                                 : AsString(status);
   record.code = status.code();
   record.attempts = attempts;
   record.failed_at = runtime_.clock().Now();
@@ -735,19 +755,25 @@ void StageInstance::FlushDeadLetters() {
 void StageInstance::WriteDeadLetters(DeadLetterBatch records, uint32_t failures) {
   const auto count = static_cast<int64_t>(records->size());
   dead_letters_in_flight_.fetch_add(count, std::memory_order_acq_rel);
-  stage_.dead_letter->Write(records, [this, records, count, failures](absl::Status status) {
-    if (status.ok()) {
-      for (const DeadLetter& record : *records) runtime_.Complete(record.origin);
-      StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
-      dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
-      Notify();
-      return;
-    }
-    // Not stored: the events stay in flight (uncommitted) and are written
-    // again after a backoff; the stage takes no new input meanwhile. They
-    // count as in flight until the instance has queued the rewrite, so it
-    // cannot finish in between.
-    PostDeadLettersFailed(records, std::move(status), failures + 1);
+  // The backend confirms on a thread of its own, possibly after the run has
+  // ended: through the gate, a late confirmation touches nothing torn down
+  // (its events stay uncommitted, for redelivery).
+  std::shared_ptr<CallbackGate> gate = runtime_.callback_gate();
+  stage_.dead_letter->Write(records, [this, gate, records, count, failures](absl::Status status) {
+    gate->Run([&] {
+      if (status.ok()) {
+        for (const DeadLetter& record : *records) runtime_.Complete(record.origin);
+        StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
+        dead_letters_in_flight_.fetch_sub(count, std::memory_order_acq_rel);
+        Notify();
+        return;
+      }
+      // Not stored: the events stay in flight (uncommitted) and are written
+      // again after a backoff; the stage takes no new input meanwhile. They
+      // count as in flight until the instance has queued the rewrite, so it
+      // cannot finish in between.
+      PostDeadLettersFailed(records, std::move(status), failures + 1);
+    });
   });
 }
 

@@ -39,6 +39,7 @@
 #include "pipeline/demand.h"
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
+#include "pipeline/internal/callback_gate.h"
 #include "pipeline/internal/scheduler.h"
 #include "pipeline/mutex.h"
 #include "pipeline/stage.h"
@@ -60,6 +61,7 @@ struct PendingAcksState {
   bool armed ABSL_GUARDED_BY(mu) = false;
   bool completed ABSL_GUARDED_BY(mu) = false;
   std::optional<absl::Status> early ABSL_GUARDED_BY(mu);
+  std::shared_ptr<CallbackGate> gate ABSL_GUARDED_BY(mu);
 };
 
 // Completes `state` with `status` (OK: acknowledged). Idempotent.
@@ -160,6 +162,7 @@ class StageInstance final : public Actor, private DispatchTarget {
 
   // Actor.
   bool RunSlice() override;
+  void OnTimer() override;
   bool HasMessages() override;
 
   // DispatchTarget.

@@ -1,0 +1,65 @@
+// File: tools/cli/commands.h
+//
+// One function per `sluice` command; cli.cc parses the command line and calls
+// them. Each returns the process exit code: 0 ok, 1 runtime failure, 2 usage
+// or config error (kExitOk, kExitRuntime, kExitConfig).
+//
+// Not thread-safe: called once from main().
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "pipeline/config/pipeline_config.h"
+
+namespace sluice::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitConfig = 2;
+
+struct ConfigArgs {
+  std::string config_path;
+  // "path=value" overrides (`--set`).
+  std::vector<std::string> overrides;
+};
+
+// Reads, interpolates and checks a pipeline file. Errors are printed by the
+// caller: one "file:line:column: message" per line.
+absl::StatusOr<PipelineConfig> LoadConfig(const ConfigArgs& args);
+// Prints a load error to stderr and returns kExitConfig.
+int ReportConfigError(const absl::Status& status);
+
+struct RunArgs {
+  ConfigArgs config;
+  // Print the live status line even when stderr is not a terminal.
+  bool force_status = false;
+  // No live status line.
+  bool quiet = false;
+};
+int Run(const RunArgs& args);
+
+struct ValidateArgs {
+  ConfigArgs config;
+  // Print the resolved config (variables and overrides applied, secrets masked).
+  bool print = false;
+};
+int Validate(const ValidateArgs& args);
+
+struct GraphArgs {
+  ConfigArgs config;
+  std::string format = "text";  // text | dot
+};
+int Graph(const GraphArgs& args);
+
+struct TestArgs {
+  ConfigArgs config;
+  // The tests file; "" = <config stem>_test.yaml beside the config.
+  std::string tests_path;
+};
+// Exit code 1 when a test fails, with a readable diff on stdout.
+int Test(const TestArgs& args);
+
+}  // namespace sluice::cli

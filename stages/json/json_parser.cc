@@ -9,6 +9,9 @@ namespace sluice::stages {
 
 absl::StatusOr<simdjson::dom::element> JsonParser::Parse(std::string_view json) {
   simdjson::dom::element root;
+  // An empty view may have a null data(), which simdjson must not be given
+  // (it memcpy()s from it); any valid pointer does for zero bytes.
+  if (json.data() == nullptr) json = std::string_view("", 0);
   // realloc_if_needed: simdjson copies the value into the parser's own
   // padded buffer, which it keeps and only grows.
   const simdjson::error_code error =

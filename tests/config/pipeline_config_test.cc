@@ -336,8 +336,9 @@ TEST(PipelineConfigTest, NamedOutputsBecomeBroadcastSubscriptionsWithSelectors) 
   EventBatch batch;
   const Header route_orders[] = {{"sluice.route", "orders"}};
   const Header route_refunds[] = {{"sluice.route", "refunds"}};
-  const Event& a = batch.Append({.value = "a", .headers = route_orders});
-  const Event& b = batch.Append({.value = "b", .headers = route_refunds});
+  // Copies: a second Append may move the batch's events.
+  const Event a = batch.Append({.value = "a", .headers = route_orders});
+  const Event b = batch.Append({.value = "b", .headers = route_refunds});
   EXPECT_TRUE(orders.selector(a));
   EXPECT_FALSE(orders.selector(b));
   const StageOptions& rest = config->stages[3].options;

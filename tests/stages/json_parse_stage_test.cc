@@ -28,12 +28,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::vector<std::string> DeadErrors(const StageRunResult& result) {
-  std::vector<std::string> errors;
-  for (const DeadLetter& letter : result.dead_letters) errors.push_back(letter.error);
-  return errors;
-}
-
 TEST(JsonParseStageTest, PassesValidObjectsOnUnchanged) {
   const std::vector<TestEvent> inputs = {
       {.key = "k1", .value = R"({"id": 1, "user": {"name": "ada"}})", .headers = {{"trace", "t1"}}},
@@ -55,7 +49,7 @@ TEST(JsonParseStageTest, DeadLettersValuesThatAreNotJsonWithTheByteOfTheError) {
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(result.emitted, IsEmpty());
   EXPECT_THAT(
-      DeadErrors(result),
+      result.dead_letter_errors(),
       ElementsAre("INVALID_ARGUMENT: not valid JSON at byte 9: The JSON document has an improper "
                   "structure: missing or superfluous commas, braces, missing keys, etc.",
                   "INVALID_ARGUMENT: not valid JSON at byte 0: Problem while parsing an atom "
@@ -75,7 +69,7 @@ TEST(JsonParseStageTest, DeadLettersJsonThatIsNotAnObject) {
   StageRunResult result =
       RunStage("type: json_parse\n", {{.value = "[1, 2]"}, {.value = "\"text\""}, {.value = "7"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: expected a JSON object, got array",
                           "INVALID_ARGUMENT: expected a JSON object, got string",
                           "INVALID_ARGUMENT: expected a JSON object, got integer"));
@@ -91,7 +85,7 @@ TEST(JsonParseStageTest, NamesTheFirstMissingRequiredField) {
   // A field that is there with value null is present.
   EXPECT_THAT(result.values(), ElementsAre(R"({"id": 1, "user": {"name": "ada"}})",
                                            R"({"id": null, "user": {"name": null}})"));
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/user/name\": required but missing",
                           "INVALID_ARGUMENT: field \"/id\": required but missing"));
 }
@@ -116,7 +110,7 @@ types:
                                     {.value = R"({"meta": null})"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   ASSERT_EQ(result.emitted.size(), 1u);
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/amount\": expected number, got string",
                           "INVALID_ARGUMENT: field \"/id\": expected integer, got number",
                           "INVALID_ARGUMENT: field \"/tags\": expected array, got object",
@@ -138,7 +132,7 @@ TEST(JsonParseStageTest, AcceptsAnyTypeOfAList) {
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(result.values(), ElementsAre(R"({"id": 7})", R"({"id": "u-7"})"));
   EXPECT_THAT(
-      DeadErrors(result),
+      result.dead_letter_errors(),
       ElementsAre("INVALID_ARGUMENT: field \"/id\": expected integer or string, got array"));
 }
 
@@ -150,7 +144,7 @@ TEST(JsonParseStageTest, FollowsEscapedKeysAndArrayIndexes) {
                 {.value = R"({"a/b": 1, "m~n": 2, "tags": [0, 1]})"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.emitted.size(), 1u);
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/tags/1\": required but missing",
                           "INVALID_ARGUMENT: field \"/tags/0\": expected string, got integer"));
 }
@@ -161,7 +155,7 @@ TEST(JsonParseStageTest, DeadLettersValuesOverMaxBytesBeforeParsing) {
                                    {{.value = R"({"id": 1})"}, {.value = big}, {.value = "[oops"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(result.values(), ElementsAre(R"({"id": 1})"));
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: value is 111 bytes, over max_bytes 64",
                           "INVALID_ARGUMENT: not valid JSON at byte 1: The JSON document has an "
                           "improper structure: missing or superfluous commas, braces, missing "
@@ -173,7 +167,7 @@ TEST(JsonParseStageTest, MaxBytesTakesAUnit) {
   StageRunResult result =
       RunStage("type: json_parse\nmax_bytes: 64KiB\n", {{.value = R"({"id": 1})"}, {.value = big}});
   ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: value is 70011 bytes, over max_bytes 65536"));
 }
 
@@ -189,7 +183,7 @@ TEST(JsonParseStageTest, ReusesItsParserAcrossBatchesOfGrowingAndShrinkingValues
                                    HarnessOptions{.batch_size = 3});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(result.emitted.size(), 39u);
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/id\": expected integer, got string"));
   EXPECT_EQ(result.report.events_acknowledged() + result.report.events_dead_lettered(), 40u);
 }

@@ -24,12 +24,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::vector<std::string> DeadErrors(const StageRunResult& result) {
-  std::vector<std::string> errors;
-  for (const DeadLetter& letter : result.dead_letters) errors.push_back(letter.error);
-  return errors;
-}
-
 // The values `yaml` makes of `values`, checking that none failed.
 std::vector<std::string> Transformed(const std::string& yaml,
                                      const std::vector<std::string>& values) {
@@ -142,7 +136,7 @@ TEST(JsonTransformStageTest, FailsWhenAStepOnTheWayIsNotAnObjectOrArray) {
                                    {{.value = R"({"user": "ada"})"}, {.value = R"({"user": 3})"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(result.emitted, IsEmpty());
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/user/id\": cannot set: \"/user\" is a "
                           "string, not an object or array",
                           "INVALID_ARGUMENT: field \"/user/id\": cannot set: \"/user\" is an "
@@ -154,7 +148,7 @@ TEST(JsonTransformStageTest, FailsABadArrayStep) {
       RunStage("type: json_transform\nset: {/tags/5: x}\nrename: {/a: /tags/x}\n",
                {{.value = R"({"tags": [1, 2, 3]})"}, {.value = R"({"a": 1, "tags": []})"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/tags/5\": cannot set: \"/tags\" has no "
                           "index 5 (it has 3 elements)",
                           "INVALID_ARGUMENT: field \"/tags/x\": cannot rename \"/a\" to it: "
@@ -166,7 +160,7 @@ TEST(JsonTransformStageTest, FailsValuesThatAreNotJsonObjects) {
       RunStage("type: json_transform\nset: {/a: 1}\n", {{.value = "[1]"}, {.value = "{\"a\":"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(
-      DeadErrors(result),
+      result.dead_letter_errors(),
       ElementsAre("INVALID_ARGUMENT: expected a JSON object, got array",
                   "INVALID_ARGUMENT: not valid JSON at byte 5: The JSON document has an improper "
                   "structure: missing or superfluous commas, braces, missing keys, etc."));

@@ -29,12 +29,6 @@ std::vector<std::string> Keys(const StageRunResult& result) {
   return keys;
 }
 
-std::vector<std::string> DeadErrors(const StageRunResult& result) {
-  std::vector<std::string> errors;
-  for (const DeadLetter& letter : result.dead_letters) errors.push_back(letter.error);
-  return errors;
-}
-
 TEST(SetKeyStageTest, SetsTheKeyFromAStringFieldAndKeepsTheRest) {
   const TestEvent input = {.key = "old",
                            .value = R"({"user": {"id": "u-42", "name": "ada"}})",
@@ -73,7 +67,7 @@ TEST(SetKeyStageTest, FailsAnEventWithoutTheFieldNamingIt) {
                                     {.key = "k", .value = R"({"user": {"id": 5}})"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(Keys(result), ElementsAre("5"));
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: field \"/user/id\": missing, so the key cannot be set "
                           "(on_missing: keep keeps the old key)",
                           "INVALID_ARGUMENT: field \"/user/id\": null, so the key cannot be set "
@@ -99,7 +93,7 @@ TEST(SetKeyStageTest, FailsAFieldThatIsNotAStringOrNumberEvenWithKeep) {
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_THAT(result.emitted, IsEmpty());
   EXPECT_THAT(
-      DeadErrors(result),
+      result.dead_letter_errors(),
       ElementsAre(
           "INVALID_ARGUMENT: field \"/id\": expected string or number for the key, got object",
           "INVALID_ARGUMENT: field \"/id\": expected string or number for the key, got "
@@ -112,7 +106,7 @@ TEST(SetKeyStageTest, DeadLettersInvalidJson) {
   StageRunResult result =
       RunStage("type: set_key\nfield: /id\non_missing: keep\n", {{.key = "k", .value = "{id: 1}"}});
   ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(DeadErrors(result),
+  EXPECT_THAT(result.dead_letter_errors(),
               ElementsAre("INVALID_ARGUMENT: not valid JSON at byte 1: The JSON document has an "
                           "improper structure: missing or superfluous commas, braces, missing "
                           "keys, etc."));

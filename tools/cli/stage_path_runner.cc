@@ -175,6 +175,12 @@ std::vector<std::string> PathRunResult::values() const {
   return values;
 }
 
+std::vector<std::string> PathRunResult::dead_letter_errors() const {
+  std::vector<std::string> errors;
+  for (const DeadLetter& letter : dead_letters) errors.push_back(letter.error);
+  return errors;
+}
+
 PathRunResult RunStagePath(const ConfigNode* pipeline_keys, std::vector<ConfigNode> stages,
                            std::vector<PathEvent> inputs, const PathRunOptions& options) {
   PathRunResult result;

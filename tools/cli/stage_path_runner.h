@@ -49,6 +49,8 @@ struct PathRunResult {
   RunReport report;
 
   std::vector<std::string> values() const;
+  // The `error` of each dead letter, in order.
+  std::vector<std::string> dead_letter_errors() const;
 };
 
 struct PathRunOptions {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "pipeline/config/config_node.h"
 #include "pipeline/config/pipeline_config.h"
 
 namespace sluice::cli {
@@ -26,9 +27,15 @@ struct ConfigArgs {
   std::vector<std::string> overrides;
 };
 
+// A pipeline file as read (variables and overrides applied) and as checked.
+struct LoadedConfig {
+  ConfigNode root;
+  PipelineConfig config;
+};
+
 // Reads, interpolates and checks a pipeline file. Errors are printed by the
 // caller: one "file:line:column: message" per line.
-absl::StatusOr<PipelineConfig> LoadConfig(const ConfigArgs& args);
+absl::StatusOr<LoadedConfig> LoadConfig(const ConfigArgs& args);
 // Prints a load error to stderr and returns kExitConfig.
 int ReportConfigError(const absl::Status& status);
 

@@ -75,12 +75,12 @@ void PrintDot(const PipelineConfig& config) {
 }  // namespace
 
 int Graph(const GraphArgs& args) {
-  absl::StatusOr<PipelineConfig> config = LoadConfig(args.config);
-  if (!config.ok()) return ReportConfigError(config.status());
+  absl::StatusOr<LoadedConfig> loaded = LoadConfig(args.config);
+  if (!loaded.ok()) return ReportConfigError(loaded.status());
   if (args.format == "dot") {
-    PrintDot(*config);
+    PrintDot(loaded->config);
   } else {
-    PrintText(*config);
+    PrintText(loaded->config);
   }
   return kExitOk;
 }

@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -10,7 +11,7 @@
 
 namespace sluice::cli {
 
-absl::StatusOr<PipelineConfig> LoadConfig(const ConfigArgs& args) {
+absl::StatusOr<LoadedConfig> LoadConfig(const ConfigArgs& args) {
   config::LoadOptions options;
   options.overrides = args.overrides;
   ConfigErrors errors;
@@ -21,7 +22,8 @@ absl::StatusOr<PipelineConfig> LoadConfig(const ConfigArgs& args) {
       .default_name = path.stem().string(),
       .earlier_errors = &errors,
   };
-  return BuildPipelineConfig(root, context);
+  SLUICE_ASSIGN_OR_RETURN(PipelineConfig config, BuildPipelineConfig(root, context));
+  return LoadedConfig{std::move(root), std::move(config)};
 }
 
 int ReportConfigError(const absl::Status& status) {

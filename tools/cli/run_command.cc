@@ -111,14 +111,15 @@ int Run(const RunArgs& args) {
   // A sink writing to a closed pipe gets EPIPE and fails its events (then
   // retries, then dead-letters) instead of the process dying.
   signal(SIGPIPE, SIG_IGN);
-  absl::StatusOr<PipelineConfig> config = LoadConfig(args.config);
-  if (!config.ok()) return ReportConfigError(config.status());
-  const std::string name = config->options.name;
-  const std::vector<StageGraphEntry> graph = config->graph;
+  absl::StatusOr<LoadedConfig> loaded = LoadConfig(args.config);
+  if (!loaded.ok()) return ReportConfigError(loaded.status());
+  PipelineConfig& config = loaded->config;
+  const std::string name = config.options.name;
+  const std::vector<StageGraphEntry> graph = config.graph;
   const std::string dead_letters =
-      config->options.dead_letter ? config->options.dead_letter->description() : "";
+      config.options.dead_letter ? config.options.dead_letter->description() : "";
 
-  absl::StatusOr<std::unique_ptr<Pipeline>> pipeline = MakePipeline(*std::move(config));
+  absl::StatusOr<std::unique_ptr<Pipeline>> pipeline = MakePipeline(std::move(config));
   if (!pipeline.ok()) return ReportConfigError(pipeline.status());
   if (absl::Status started = (*pipeline)->Start(); !started.ok()) {
     std::cerr << "sluice: pipeline \"" << name << "\" did not start: " << started << "\n";

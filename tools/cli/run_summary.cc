@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -40,19 +41,17 @@ std::string TypeOf(const std::vector<StageGraphEntry>& graph, const std::string&
 
 }  // namespace
 
-std::string StatusLine(const std::vector<StageReport>& stages, absl::Duration elapsed) {
-  uint64_t emitted = 0, acknowledged = 0, dead_lettered = 0, dropped = 0, restarts = 0;
-  for (const StageReport& stage : stages) {
-    if (stage.role == StageRole::kProducer) emitted += stage.totals.events_in;
-    acknowledged += stage.totals.events_acknowledged;
-    dead_lettered += stage.totals.events_dead_lettered;
-    dropped += stage.totals.events_dropped;
-    restarts += stage.totals.restarts;
-  }
-  std::string line =
-      absl::StrCat("in ", Grouped(emitted), "  done ", Grouped(acknowledged), "  dropped ",
-                   Grouped(dropped), "  dead-lettered ", Grouped(dead_lettered), "  ",
-                   Rate(static_cast<double>(emitted) / Seconds(elapsed)), " events/s");
+std::string StatusLine(std::vector<StageReport> stages, absl::Duration elapsed) {
+  // RunReport's accessors sum the stages as the final summary does.
+  RunReport so_far;
+  so_far.stages = std::move(stages);
+  uint64_t restarts = 0;
+  for (const StageReport& stage : so_far.stages) restarts += stage.totals.restarts;
+  const uint64_t emitted = so_far.events_emitted();
+  std::string line = absl::StrCat(
+      "in ", Grouped(emitted), "  done ", Grouped(so_far.events_acknowledged()), "  dropped ",
+      Grouped(so_far.events_dropped()), "  dead-lettered ", Grouped(so_far.events_dead_lettered()),
+      "  ", Rate(static_cast<double>(emitted) / Seconds(elapsed)), " events/s");
   if (restarts > 0) absl::StrAppend(&line, "  restarts ", restarts);
   return line;
 }

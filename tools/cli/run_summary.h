@@ -19,7 +19,7 @@
 namespace sluice::cli {
 
 // "in 1,234,567  out 1,230,000  dead-lettered 12  1.2M events/s".
-std::string StatusLine(const std::vector<StageReport>& stages, absl::Duration elapsed);
+std::string StatusLine(std::vector<StageReport> stages, absl::Duration elapsed);
 
 // True when every source event reaches at most one consumer, so that the
 // per-stage counts must add up to what the sources emitted.

@@ -234,14 +234,10 @@ std::vector<std::string> Check(const TestCase& c, const PathRunResult& result) {
 }  // namespace
 
 int Test(const TestArgs& args) {
-  config::LoadOptions options;
-  options.overrides = args.config.overrides;
-  absl::StatusOr<ConfigNode> pipeline = config::LoadYamlFile(args.config.config_path, options);
-  if (!pipeline.ok()) return ReportConfigError(pipeline.status());
   // The whole pipeline must be valid before its parts are tested.
-  if (absl::StatusOr<PipelineConfig> config = LoadConfig(args.config); !config.ok()) {
-    return ReportConfigError(config.status());
-  }
+  absl::StatusOr<LoadedConfig> loaded = LoadConfig(args.config);
+  if (!loaded.ok()) return ReportConfigError(loaded.status());
+  const ConfigNode& pipeline = loaded->root;
   std::string tests_path = args.tests_path;
   if (tests_path.empty()) {
     std::filesystem::path path(args.config.config_path);
@@ -250,7 +246,7 @@ int Test(const TestArgs& args) {
   absl::StatusOr<ConfigNode> tests_root = config::LoadYamlFile(tests_path);
   if (!tests_root.ok()) return ReportConfigError(tests_root.status());
   ConfigErrors errors;
-  std::vector<TestCase> cases = ReadTests(*tests_root, *pipeline, errors);
+  std::vector<TestCase> cases = ReadTests(*tests_root, pipeline, errors);
   if (!errors.empty()) return ReportConfigError(errors.ToStatus());
   if (cases.empty()) {
     std::cerr << tests_path << ": no tests\n";
@@ -258,7 +254,7 @@ int Test(const TestArgs& args) {
   }
   size_t failed = 0;
   for (TestCase& c : cases) {
-    PathRunResult result = RunStagePath(&*pipeline, c.stages, c.input);
+    PathRunResult result = RunStagePath(&pipeline, c.stages, c.input);
     std::vector<std::string> diff = Check(c, result);
     if (diff.empty()) {
       std::cout << "PASS " << c.name << "\n";

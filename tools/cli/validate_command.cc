@@ -6,17 +6,11 @@
 namespace sluice::cli {
 
 int Validate(const ValidateArgs& args) {
-  absl::StatusOr<PipelineConfig> config = LoadConfig(args.config);
-  if (!config.ok()) return ReportConfigError(config.status());
-  if (args.print) {
-    config::LoadOptions options;
-    options.overrides = args.config.overrides;
-    absl::StatusOr<ConfigNode> root = config::LoadYamlFile(args.config.config_path, options);
-    if (!root.ok()) return ReportConfigError(root.status());
-    std::cout << config::ToYaml(*root);
-  }
-  std::cerr << "ok: pipeline \"" << config->options.name << "\", " << config->graph.size()
-            << " stages\n";
+  absl::StatusOr<LoadedConfig> loaded = LoadConfig(args.config);
+  if (!loaded.ok()) return ReportConfigError(loaded.status());
+  if (args.print) std::cout << config::ToYaml(loaded->root);
+  std::cerr << "ok: pipeline \"" << loaded->config.options.name << "\", "
+            << loaded->config.graph.size() << " stages\n";
   return kExitOk;
 }
 

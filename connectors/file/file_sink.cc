@@ -128,12 +128,7 @@ ConsumerFactory MakeFileSink(StageTypeContext& context) {
   }
   sink.fsync_interval =
       options.Duration("fsync_interval", absl::Milliseconds(1)).value_or(sink.fsync_interval);
-  if (context.concurrency > 1) {
-    options.Error("concurrency",
-                  absl::StrCat("a file sink appends to one file in order: concurrency must be 1, "
-                               "not ",
-                               context.concurrency));
-  }
+  context.RequireSingleInstance("a file sink appends to one file in order");
   if (options.failed()) return nullptr;
   return FileSink::Factory(std::move(sink));
 }

@@ -265,12 +265,7 @@ ProducerFactory MakeFileSource(StageTypeContext& context) {
       source.max_line_bytes = *bytes;
     }
   }
-  if (context.concurrency > 1) {
-    options.Error("concurrency",
-                  absl::StrCat("a file source reads one file in order: concurrency must be 1, "
-                               "not ",
-                               context.concurrency));
-  }
+  context.RequireSingleInstance("a file source reads one file in order");
   if (options.failed()) return nullptr;
   return FileSource::Factory(std::move(source));
 }

@@ -347,8 +347,6 @@ class ConfigBuilder {
 
   void AssignRoles() {
     for (StageEntry& entry : entries_) {
-      const bool has_upstream = std::any_of(entry.subscribe.begin(), entry.subscribe.end(),
-                                            [](const auto& s) { return s.upstream != SIZE_MAX; });
       const bool declared_upstream = !entry.subscribe.empty();
       const bool has_downstream = !entry.downstream.empty();
       if (!declared_upstream) {
@@ -394,7 +392,6 @@ class ConfigBuilder {
         }
         entry.valid = false;
       }
-      (void)has_upstream;
     }
   }
 

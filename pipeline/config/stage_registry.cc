@@ -2,7 +2,16 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
+#include "pipeline/string_view_compat.h"
+
 namespace sluice {
+
+void StageTypeContext::RequireSingleInstance(std::string_view why) {
+  if (concurrency <= 1) return;
+  options.Error("concurrency", absl::StrCat(Av(why), ": concurrency must be 1, not ", concurrency));
+}
 
 bool StageType::supports(StageRole role) const {
   switch (role) {

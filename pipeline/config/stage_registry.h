@@ -58,9 +58,13 @@ struct StageTypeContext {
   // The stage's map in the config. Common keys (name, type, subscribe,
   // concurrency, ...) are already known; read yours.
   OptionReader& options;
-  // True when the stage has more than one upstream or instance; some stages
-  // (file sink) refuse concurrency they cannot honour.
+  // The stage's `concurrency`. Some types cannot run more than one instance
+  // (one file read or appended in order): RequireSingleInstance().
   uint32_t concurrency = 1;
+
+  // Reports `concurrency` above 1 as an error at its place, saying `why`
+  // ("a file sink appends to one file in order").
+  void RequireSingleInstance(std::string_view why);
 };
 
 using ProducerMaker = std::function<ProducerFactory(StageTypeContext&)>;

@@ -23,13 +23,13 @@ namespace sluice::stages {
 namespace {
 
 using ::sluice::testing::CheckStage;
+using ::sluice::testing::ExpectEveryEventKeptOrDropped;
 using ::sluice::testing::HarnessOptions;
 using ::sluice::testing::RunStage;
 using ::sluice::testing::StageRunResult;
 using ::sluice::testing::TestEvent;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 // Events with these keys, valued "<key>#<position>".
 std::vector<TestEvent> Keyed(const std::vector<std::string>& keys) {
@@ -40,18 +40,9 @@ std::vector<TestEvent> Keyed(const std::vector<std::string>& keys) {
   return events;
 }
 
-void ExpectAllSettled(const StageRunResult& result, size_t inputs) {
-  ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(result.dead_letters, IsEmpty());
-  EXPECT_EQ(result.report.events_emitted(), inputs);
-  EXPECT_EQ(result.report.events_acknowledged(), result.emitted.size());
-  EXPECT_EQ(result.report.events_acknowledged() + result.report.events_dropped(), inputs);
-  EXPECT_EQ(result.report.events_in_flight(), 0u);
-}
-
 TEST(DedupeStageTest, DropsARepeatedKeyWithinTheWindow) {
   StageRunResult result = RunStage("type: dedupe\n", Keyed({"a", "b", "a", "c", "b", "a", "d"}));
-  ExpectAllSettled(result, 7);
+  ExpectEveryEventKeptOrDropped(result, 7);
   EXPECT_THAT(result.values(), ElementsAre("a#0", "b#1", "c#3", "d#6"));
   EXPECT_EQ(result.report.events_dropped(), 3u);
   ASSERT_EQ(result.report.partitions.size(), 1u);
@@ -62,7 +53,7 @@ TEST(DedupeStageTest, RemembersKeysAcrossBatches) {
   StageRunResult result =
       RunStage("type: dedupe\nwindow: 1h\n", Keyed({"a", "b", "a", "c", "b", "a", "d"}),
                HarnessOptions{.batch_size = 1});
-  ExpectAllSettled(result, 7);
+  ExpectEveryEventKeptOrDropped(result, 7);
   EXPECT_THAT(result.values(), ElementsAre("a#0", "b#1", "c#3", "d#6"));
   EXPECT_EQ(result.report.events_dropped(), 3u);
 }
@@ -72,7 +63,7 @@ TEST(DedupeStageTest, ForgetsTheOldestKeyPastMaxKeys) {
   // "b"); "c" is still remembered.
   StageRunResult result =
       RunStage("type: dedupe\nmax_keys: 2\n", Keyed({"a", "b", "c", "a", "c", "b"}));
-  ExpectAllSettled(result, 6);
+  ExpectEveryEventKeptOrDropped(result, 6);
   EXPECT_THAT(result.values(), ElementsAre("a#0", "b#1", "c#2", "a#3", "b#5"));
   EXPECT_EQ(result.report.events_dropped(), 1u);
 }
@@ -84,7 +75,7 @@ TEST(DedupeStageTest, ByHeaderComparesTheHeaderValue) {
       {.key = "k1", .value = "other order, same key", .headers = {{"order-id", "18"}}},
   };
   StageRunResult result = RunStage("type: dedupe\nby: header:order-id\n", inputs);
-  ExpectAllSettled(result, 3);
+  ExpectEveryEventKeptOrDropped(result, 3);
   EXPECT_THAT(result.values(), ElementsAre("first", "other order, same key"));
 }
 
@@ -96,7 +87,7 @@ TEST(DedupeStageTest, EventsWithoutTheHeaderAlwaysPass) {
       {.key = "k", .value = "with header again", .headers = {{"id", "1"}}},
   };
   StageRunResult result = RunStage("type: dedupe\nby: header:id\n", inputs);
-  ExpectAllSettled(result, 4);
+  ExpectEveryEventKeptOrDropped(result, 4);
   EXPECT_THAT(result.values(), ElementsAre("no header 1", "no header 2", "with header"));
 }
 
@@ -104,7 +95,7 @@ TEST(DedupeStageTest, ByValueDropsIdenticalPayloads) {
   std::vector<TestEvent> inputs = {
       {.key = "1", .value = "x"}, {.key = "2", .value = "x"}, {.key = "3", .value = "y"}};
   StageRunResult result = RunStage("type: dedupe\nby: value\n", inputs);
-  ExpectAllSettled(result, 3);
+  ExpectEveryEventKeptOrDropped(result, 3);
   EXPECT_THAT(result.values(), ElementsAre("x", "y"));
 }
 

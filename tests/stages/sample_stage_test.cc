@@ -19,6 +19,7 @@ namespace sluice::stages {
 namespace {
 
 using ::sluice::testing::CheckStage;
+using ::sluice::testing::ExpectEveryEventKeptOrDropped;
 using ::sluice::testing::HarnessOptions;
 using ::sluice::testing::RunStage;
 using ::sluice::testing::StageRunResult;
@@ -35,29 +36,18 @@ std::vector<TestEvent> Numbered(int count, int keys = 1000000) {
   return events;
 }
 
-// Every event ended kept (acknowledged by the output) or dropped: none failed,
-// none is left in flight.
-void ExpectAllSettled(const StageRunResult& result, size_t inputs) {
-  ASSERT_TRUE(result.status.ok()) << result.status;
-  EXPECT_THAT(result.dead_letters, IsEmpty());
-  EXPECT_EQ(result.report.events_emitted(), inputs);
-  EXPECT_EQ(result.report.events_acknowledged(), result.emitted.size());
-  EXPECT_EQ(result.report.events_acknowledged() + result.report.events_dropped(), inputs);
-  EXPECT_EQ(result.report.events_in_flight(), 0u);
-}
-
 TEST(SampleStageTest, RateOneKeepsEveryEventUnchanged) {
   std::vector<TestEvent> inputs = Numbered(50);
   inputs[3].headers = {{"trace", "abc"}};
   StageRunResult result = RunStage("type: sample\nrate: 1\n", inputs);
-  ExpectAllSettled(result, 50);
+  ExpectEveryEventKeptOrDropped(result, 50);
   EXPECT_EQ(result.emitted, inputs);
   EXPECT_EQ(result.report.events_dropped(), 0u);
 }
 
 TEST(SampleStageTest, RateZeroDropsEveryEventAndTheDropsAreDone) {
   StageRunResult result = RunStage("type: sample\nrate: 0\n", Numbered(50));
-  ExpectAllSettled(result, 50);
+  ExpectEveryEventKeptOrDropped(result, 50);
   EXPECT_THAT(result.emitted, IsEmpty());
   EXPECT_EQ(result.report.events_dropped(), 50u);
   ASSERT_EQ(result.report.partitions.size(), 1u);
@@ -66,7 +56,7 @@ TEST(SampleStageTest, RateZeroDropsEveryEventAndTheDropsAreDone) {
 
 TEST(SampleStageTest, RandomSampleKeepsAboutTheRate) {
   StageRunResult result = RunStage("type: sample\nrate: 0.3\nseed: 7\n", Numbered(2000));
-  ExpectAllSettled(result, 2000);
+  ExpectEveryEventKeptOrDropped(result, 2000);
   // 2000 * 0.3 = 600, standard deviation sqrt(2000 * 0.3 * 0.7) ~ 20.5: the
   // fixed seed gives one fixed count, which lies within 4 deviations.
   EXPECT_NEAR(static_cast<double>(result.emitted.size()), 600.0, 82.0);
@@ -78,8 +68,8 @@ TEST(SampleStageTest, SameSeedKeepsTheSameEventsWhateverTheBatchSize) {
   StageRunResult whole = RunStage(yaml, Numbered(300));
   StageRunResult again = RunStage(yaml, Numbered(300));
   StageRunResult in_sevens = RunStage(yaml, Numbered(300), HarnessOptions{.batch_size = 7});
-  ExpectAllSettled(whole, 300);
-  ExpectAllSettled(in_sevens, 300);
+  ExpectEveryEventKeptOrDropped(whole, 300);
+  ExpectEveryEventKeptOrDropped(in_sevens, 300);
   EXPECT_EQ(whole.values(), again.values());
   EXPECT_EQ(whole.values(), in_sevens.values());
 }
@@ -87,8 +77,8 @@ TEST(SampleStageTest, SameSeedKeepsTheSameEventsWhateverTheBatchSize) {
 TEST(SampleStageTest, DifferentSeedsKeepDifferentEvents) {
   StageRunResult one = RunStage("type: sample\nrate: 0.5\nseed: 1\n", Numbered(200));
   StageRunResult two = RunStage("type: sample\nrate: 0.5\nseed: 2\n", Numbered(200));
-  ExpectAllSettled(one, 200);
-  ExpectAllSettled(two, 200);
+  ExpectEveryEventKeptOrDropped(one, 200);
+  ExpectEveryEventKeptOrDropped(two, 200);
   EXPECT_NE(one.values(), two.values());
 }
 
@@ -97,7 +87,7 @@ TEST(SampleStageTest, ByKeyKeepsExactlyTheKeysWhoseHashIsBelowTheRate) {
   // kept iff XXH3-64(key, seed) < rate * 2^64.
   const std::vector<TestEvent> inputs = Numbered(200, 40);
   StageRunResult result = RunStage("type: sample\nrate: 0.5\nby: key\nseed: 3\n", inputs);
-  ExpectAllSettled(result, 200);
+  ExpectEveryEventKeptOrDropped(result, 200);
   std::vector<std::string> expected;
   for (const TestEvent& event : inputs) {
     const uint64_t hash = XXH3_64bits_withSeed(event.key.data(), event.key.size(), 3);
@@ -116,8 +106,8 @@ TEST(SampleStageTest, ByKeyDecidesTheSameInEveryRunAndBatching) {
   const std::string yaml = "type: sample\nrate: 0.2\nby: key\n";
   StageRunResult first = RunStage(yaml, Numbered(500, 50));
   StageRunResult second = RunStage(yaml, Numbered(500, 50), HarnessOptions{.batch_size = 3});
-  ExpectAllSettled(first, 500);
-  ExpectAllSettled(second, 500);
+  ExpectEveryEventKeptOrDropped(first, 500);
+  ExpectEveryEventKeptOrDropped(second, 500);
   EXPECT_EQ(first.values(), second.values());
 }
 
@@ -130,7 +120,7 @@ TEST(SampleStageTest, ByHeaderDecidesByTheHeaderValue) {
                       .headers = {{"tenant", absl::StrCat("tenant-", i % 3)}}});
   }
   StageRunResult result = RunStage("type: sample\nrate: 0.5\nby: header:tenant\n", inputs);
-  ExpectAllSettled(result, 30);
+  ExpectEveryEventKeptOrDropped(result, 30);
   std::map<std::string, int> kept_per_tenant;
   for (const TestEvent& event : result.emitted) ++kept_per_tenant[event.headers[0].second];
   for (const auto& [tenant, kept] : kept_per_tenant) EXPECT_EQ(kept, 10) << tenant;

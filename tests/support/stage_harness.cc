@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "tools/config/yaml_loader.h"
 
 namespace sluice::testing {
@@ -45,6 +48,15 @@ StageRunResult RunSink(std::string_view sink_yaml, std::vector<TestEvent> inputs
 
 StageRunResult RunSource(std::string_view source_yaml, HarnessOptions options) {
   return Run(source_yaml, {}, options, /*check_only=*/false, /*source_first=*/true);
+}
+
+void ExpectEveryEventKeptOrDropped(const StageRunResult& result, size_t inputs) {
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  EXPECT_THAT(result.dead_letters, ::testing::IsEmpty());
+  EXPECT_EQ(result.report.events_emitted(), inputs);
+  EXPECT_EQ(result.report.events_acknowledged(), result.emitted.size());
+  EXPECT_EQ(result.report.events_acknowledged() + result.report.events_dropped(), inputs);
+  EXPECT_EQ(result.report.events_in_flight(), 0u);
 }
 
 absl::Status CheckStage(std::string_view stage_yaml) {

@@ -51,6 +51,10 @@ StageRunResult RunSink(std::string_view sink_yaml, std::vector<TestEvent> inputs
 // `source_yaml` (a producer) -> output. Runs until the source finishes.
 StageRunResult RunSource(std::string_view source_yaml, HarnessOptions options = {});
 
+// Asserts that the run ended OK with every one of `inputs` events either kept
+// (acknowledged by the output) or dropped: none dead-lettered, none in flight.
+void ExpectEveryEventKeptOrDropped(const StageRunResult& result, size_t inputs);
+
 // Loads input -> stage -> output without running it: the config errors, as
 // `sluice validate` would print them, or OK.
 absl::Status CheckStage(std::string_view stage_yaml);

@@ -55,6 +55,15 @@ void Output::Fail(const Event& input, absl::Status status) {
   failed_.emplace_back(index, std::move(status));
 }
 
+HeldId Output::Hold(const Event& input) {
+  const size_t index = IndexOf(input);
+  assert(next_held_id_ != nullptr && "Hold() outside HandleEvents()");
+  Settle(index);
+  const HeldId id = (*next_held_id_)++;
+  held_.emplace_back(index, id);
+  return id;
+}
+
 PendingAcks ConsumerAcks::Defer() {
   assert(deferred_ == nullptr && "Defer() called twice in one call");
   deferred_ = std::make_shared<internal::PendingAcksState>();

@@ -77,8 +77,12 @@ class StageContext {
   // Runs the instance soon: a producer gets HandleDemand() again if there is
   // demand. For sources fed by a background thread.
   void Wake() const;
-  // Runs the instance after `delay` (at the earliest).
+  // Runs the instance after `delay` (at the earliest). A producer-consumer
+  // gets HandleWake() then.
   void WakeAfter(absl::Duration delay) const;
+  // The stage's max_demand: a producer-consumer holding this many events
+  // (Output::Hold) takes no more input until it releases some.
+  int64_t max_demand() const { return max_demand_; }
   // Producers only: which of this instance's events are done, per partition
   // (the Kafka source commits from it). Null for other roles.
   AckTracker* ack_tracker() const { return ack_tracker_; }
@@ -90,6 +94,7 @@ class StageContext {
   std::string stage_name_;
   uint32_t instance_ = 0;
   uint32_t concurrency_ = 1;
+  int64_t max_demand_ = 0;
   const Clock* clock_ = nullptr;
   AckTracker* ack_tracker_ = nullptr;
   internal::StageInstance* owner_ = nullptr;
@@ -154,14 +159,34 @@ struct EventChanges {
   std::optional<int64_t> timestamp_us;
 };
 
+// Names an event a stage holds (Output::Hold) until it releases it. Unique
+// within a stage instance for the life of the pipeline.
+using HeldId = uint64_t;
+
 // Where a ProducerConsumer settles the events of the batch it handles. Each
 // input event gets at least one of:
 //   - Emit(): passes it (or a changed copy) downstream; emitting one input
 //     twice makes two events, and the input is done when both are;
 //   - Drop(): it is done here (a filter said no), acknowledged;
-//   - Fail(): it failed; retried by policy, then dead-lettered.
+//   - Fail(): it failed; retried by policy, then dead-lettered;
+//   - Hold(): the runtime keeps it for a later call to Release() (a batching
+//     or delaying stage). Still in flight, so not committed.
 // An input event settled by none of these fails with an INTERNAL error naming
 // the stage, so a forgotten event is dead-lettered, never silently lost.
+//
+// Held events belong to the instance's runtime, not to the stage object: if
+// the stage crashes they are dead-lettered ("crashed: ..."); if it is
+// restarted because a sibling crashed they are handed to the fresh object's
+// HandleEvents() again; at the end of input, whatever is still held after
+// Flush() is passed on unchanged. Held events count against max_demand: an
+// instance holding max_demand events takes no more input (its upstream
+// pauses) until it releases some, so a stage that holds must also release on
+// its own (a timer, StageContext::WakeAfter) or when it holds max_demand;
+// otherwise its input waits forever.
+//
+// A call's holds and releases take effect when it returns OK (a crashed call
+// changes nothing), in this order: holds, then releases; released events
+// follow the call's emitted ones, in the order of the Release() calls.
 //
 // REQUIRES: every `input` argument is an element of the batch being handled
 // (a reference into it, not a copy).
@@ -175,6 +200,12 @@ class Output {
   void Emit(const Event& input, const EventChanges& changes);
   void Drop(const Event& input);
   void Fail(const Event& input, absl::Status status);
+  // Keeps the event for later; returns the id to release it by.
+  HeldId Hold(const Event& input);
+  // Passes on, unchanged, an event held earlier (in this call or a previous
+  // one). Releasing an id that is not held (twice, or made up) is a bug in
+  // the stage: logged, and nothing else happens.
+  void Release(HeldId held) { released_.push_back(held); }
   // Writable bytes in the output batch's memory, for building a new value
   // without a second copy.
   absl::Span<char> Allocate(size_t bytes) { return out_.Allocate(bytes); }
@@ -199,6 +230,10 @@ class Output {
   std::vector<uint32_t> settled_;
   std::vector<size_t> dropped_;
   std::vector<std::pair<size_t, absl::Status>> failed_;
+  // The instance's next free HeldId; null where holding is impossible.
+  HeldId* next_held_id_ = nullptr;
+  std::vector<std::pair<size_t, HeldId>> held_;
+  std::vector<HeldId> released_;
 };
 
 // A ProducerConsumer handles events from upstream and emits events downstream.
@@ -207,8 +242,18 @@ class ProducerConsumer : public Stage {
   // Handles one batch of at most max_demand - min_demand events. See Output
   // for how each event must be settled.
   virtual absl::Status HandleEvents(const EventBatch& batch, Output& out) = 0;
+  // Called after StageContext::Wake(), or when a timer asked for with
+  // WakeAfter() fires: release the held events whose time has come. May come
+  // early or more than once (other timers of the instance share the wake), so
+  // decide by the clock, not by the call. `out` has no input events: only
+  // Release() and Allocate() apply.
+  virtual absl::Status HandleWake(Output& out) {
+    (void)out;
+    return absl::OkStatus();
+  }
   // Called once when every upstream has finished and every event has been
-  // handled: emit what you still hold (a batching stage's last batch).
+  // handled: emit or release what you still hold (a batching stage's last
+  // batch). Held events not released here are passed on after it returns.
   virtual absl::Status Flush(Output& out) {
     (void)out;
     return absl::OkStatus();

@@ -41,10 +41,10 @@
 
 #include "absl/time/time.h"
 
-#include "connectors/generator/token_bucket.h"
 #include "connectors/generator/value_template.h"
 #include "pipeline/clock.h"
 #include "pipeline/stage.h"
+#include "pipeline/token_bucket.h"
 
 namespace sluice::connectors {
 

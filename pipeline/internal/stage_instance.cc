@@ -73,6 +73,7 @@ StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint
   context_.stage_name_ = stage.spec.name;
   context_.instance_ = index;
   context_.concurrency_ = stage.spec.options.concurrency;
+  context_.max_demand_ = stage.spec.options.max_demand;
   context_.clock_ = &runtime.clock();
   context_.owner_ = this;
   if (stage.spec.role != StageRole::kConsumer) {
@@ -352,7 +353,10 @@ bool StageInstance::RunSlice() {
   bool more = false;
   if (user_stage_ != nullptr) {
     if (has_output()) FlushBuffer();
-    if (!is_producer()) wake_requested_.store(false, std::memory_order_relaxed);
+    if (!is_producer() && wake_requested_.exchange(false, std::memory_order_acq_rel) &&
+        producer_consumer_ != nullptr) {
+      RunWake();
+    }
     more = is_producer() ? RunProducer() : RunConsumer();
   }
   MaybeFinish();
@@ -384,7 +388,9 @@ void StageInstance::RestartIfRequested() {
     MutexLock lock(&restart_mu_);
     reason = restart_reason_;
   }
-  // Restarted because a sibling crashed: its state goes too.
+  // Restarted because a sibling crashed: its state goes too, but the events
+  // it held did nothing wrong; the fresh object gets them again.
+  held_.ReleaseAllInto(held_returned_);
   DiscardUserStage();
   StageMetrics::Add(metrics_.restarts, 1);
   SPDLOG_INFO("stage \"{}\" instance {} restarting after: {}", stage_.spec.name, index_, reason);
@@ -564,8 +570,11 @@ bool StageInstance::InputBlocked() const {
   // So are those whose write failed and waits to be tried again: while the
   // dead-letter backend is down the stage stops taking input, and its
   // sources pause behind it.
+  // So are the events a stage holds (Output::Hold): a batching stage with
+  // max_demand held pauses its producers instead of growing.
   const auto in_hand =
-      static_cast<int64_t>(retries_.size() + dead_letters_waiting_) + dead_letters_in_flight();
+      static_cast<int64_t>(retries_.size() + dead_letters_waiting_ + held_.size()) +
+      dead_letters_in_flight();
   if (in_hand >= stage_.spec.options.max_demand) return true;
   // A sink holding acknowledgements back (writing in batches) may hold up
   // to buffer_size events before it must flush.
@@ -577,6 +586,15 @@ bool StageInstance::RunConsumer() {
   int calls = 0;
   const int budget = runtime_.options().slice_calls;
   while (calls < budget && user_stage_ != nullptr) {
+    if (!held_returned_.empty()) {
+      // Held by the stage object a restart discarded: the fresh one gets
+      // them first, in chunks no larger than the input's.
+      const size_t chunk_size = std::min<size_t>(
+          held_returned_.size(), static_cast<size_t>(stage_.spec.options.max_demand));
+      HandleChunk(held_returned_.TakeFront(chunk_size));
+      ++calls;
+      continue;
+    }
     EventBatch due;
     if (TakeDueRetries(due)) {
       HandleChunk(std::move(due));
@@ -635,6 +653,7 @@ void StageInstance::HandleChunk(EventBatch chunk) {
 
 void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
   Output out(chunk);
+  out.next_held_id_ = &next_held_id_;
   EnterState(InstanceState::kBusy);
   absl::Status status = Guarded([&] { return producer_consumer_->HandleEvents(chunk, out); });
   EnterState(InstanceState::kIdle);
@@ -665,7 +684,33 @@ void StageInstance::HandleProducerConsumerChunk(EventBatch& chunk) {
     StageMetrics::Add(metrics_.events_dropped, out.dropped_.size());
   }
   for (auto& [i, why] : out.failed_) FailEvent(chunk[i], why);
+  ApplyHeld(out, chunk);
   AddToBuffer(std::move(out.out_));
+}
+
+void StageInstance::RunWake() {
+  if (flushed_) return;  // after Flush() the stage holds nothing
+  EventBatch none;
+  Output out(none);
+  EnterState(InstanceState::kBusy);
+  absl::Status status = Guarded([&] { return producer_consumer_->HandleWake(out); });
+  EnterState(InstanceState::kIdle);
+  if (!status.ok()) {
+    Crash(AsString(status), nullptr);
+    return;
+  }
+  ApplyHeld(out, none);
+  AddToBuffer(std::move(out.out_));
+}
+
+void StageInstance::ApplyHeld(Output& out, const EventBatch& input) {
+  for (const auto& [i, id] : out.held_) held_.Hold(id, input[i]);
+  for (HeldId id : out.released_) {
+    if (!held_.ReleaseInto(id, out.out_)) {
+      SPDLOG_ERROR("stage \"{}\" instance {} released held event {}, which it does not hold",
+                   stage_.spec.name, index_, id);
+    }
+  }
 }
 
 void StageInstance::HandleConsumerChunk(EventBatch& chunk) {
@@ -800,14 +845,22 @@ void StageInstance::DiscardUserStage() {
 void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {
   const std::string reason = absl::StrCat("crashed: ", what);
   SPDLOG_ERROR("stage \"{}\" instance {} {}", stage_.spec.name, index_, reason);
-  if (in_hand != nullptr) {
-    const absl::Status status = absl::InternalError(reason);
-    for (const Event& event : *in_hand) {
+  const absl::Status status = absl::InternalError(reason);
+  auto dead_letter_all = [&](const EventBatch& events) {
+    for (const Event& event : events) {
       StageMetrics::Add(metrics_.events_failed, 1);
       DeadLetterEvent(event, status, event.attempts() + 1);
     }
-    FlushDeadLetters();
+  };
+  if (in_hand != nullptr) dead_letter_all(*in_hand);
+  // What the stage held goes with it: its state (which events belong
+  // together, when they are due) is lost.
+  if (!held_.empty()) {
+    EventBatch held;
+    held_.ReleaseAllInto(held);
+    dead_letter_all(held);
   }
+  FlushDeadLetters();
   DiscardUserStage();
   metrics_.set_last_crash(reason);
   stage_.supervisor->ChildCrashed(index_, reason);
@@ -828,8 +881,8 @@ void StageInstance::SendDownstreamDone() {
 void StageInstance::MaybeFinish() {
   if (finished_.load(std::memory_order_relaxed) || user_stage_ == nullptr) return;
   if (has_input()) {
-    if (upstreams_done_ < upstreams_.size() || !inbox_.empty() || !retries_.empty() ||
-        !dead_letters_to_rewrite_.empty() || dead_letters_in_flight() > 0) {
+    if (upstreams_done_ < upstreams_.size() || !inbox_.empty() || !held_returned_.empty() ||
+        !retries_.empty() || !dead_letters_to_rewrite_.empty() || dead_letters_in_flight() > 0) {
       return;
     }
     if (consumer_ != nullptr && !flushed_) {
@@ -849,6 +902,9 @@ void StageInstance::MaybeFinish() {
         Crash(AsString(status), nullptr);
         return;
       }
+      ApplyHeld(out, none);
+      // Nothing more will come to release them for: pass them on now.
+      held_.ReleaseAllInto(out.out_);
       AddToBuffer(std::move(out.out_));
     }
     source_done_ = true;

@@ -40,6 +40,7 @@
 #include "pipeline/dispatcher.h"
 #include "pipeline/event_batch.h"
 #include "pipeline/internal/callback_gate.h"
+#include "pipeline/internal/held_events.h"
 #include "pipeline/internal/scheduler.h"
 #include "pipeline/mutex.h"
 #include "pipeline/stage.h"
@@ -195,6 +196,10 @@ class StageInstance final : public Actor, private DispatchTarget {
   bool InputBlocked() const;
   void HandleChunk(EventBatch chunk);
   void HandleProducerConsumerChunk(EventBatch& chunk);
+  // A producer-consumer's HandleWake(), after Wake() or a timer.
+  void RunWake();
+  // Applies a call's Hold()s and Release()s (the call returned OK).
+  void ApplyHeld(Output& out, const EventBatch& input);
   void HandleConsumerChunk(EventBatch& chunk);
   bool TakeDueRetries(EventBatch& batch);
   void SendDueDeadLetters();
@@ -259,6 +264,12 @@ class StageInstance final : public Actor, private DispatchTarget {
   std::deque<Inbound> inbox_;
   size_t inbox_events_ = 0;
   bool flushed_ = false;
+  // Producer-consumers: events the stage holds (Output::Hold), and those a
+  // restart took back from the discarded stage object, to hand to the fresh
+  // one before anything else.
+  HeldEvents held_;
+  HeldId next_held_id_ = 0;
+  EventBatch held_returned_;
 
   // Failure paths.
   std::deque<PendingRetry> retries_;  // ordered by insertion; due times vary

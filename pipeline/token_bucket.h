@@ -1,10 +1,11 @@
-// File: connectors/generator/token_bucket.h
+// File: pipeline/token_bucket.h
 //
-// A TokenBucket paces a source to `rate` events per second without sleeping:
-// the source asks how many events it may emit now, emits them, and asks
-// when the next one is allowed so it can WakeAfter() that long. Tokens
-// accrue continuously and are capped at `burst`, so a source that was held
-// back (no demand) does not catch up with a flood.
+// A TokenBucket paces a stage to `rate` events per second without sleeping
+// (the generator's `rate`, the `rate_limit` stage): the stage asks how many
+// events it may pass now, passes them, and asks when the next one is allowed
+// so it can WakeAfter() that long. Tokens accrue continuously and are capped
+// at `burst`, so a stage that was held back (no demand) does not catch up
+// with a flood.
 //
 // Worked example: rate 100/s, burst 10. At t=0 the bucket is full: 10 may
 // go. At t=50ms, 5 more have accrued; if none are taken until t=1s, only 10
@@ -19,7 +20,7 @@
 
 #include "absl/time/time.h"
 
-namespace sluice::connectors {
+namespace sluice {
 
 class TokenBucket {
  public:
@@ -57,4 +58,4 @@ class TokenBucket {
   absl::Time last_;
 };
 
-}  // namespace sluice::connectors
+}  // namespace sluice

@@ -74,6 +74,26 @@ A test names a path of stages, input events, and the expected output, dropped co
 dead letters (with a substring of their error). See docs/testing.md.
 Exit code 1 if any test fails, with a diff of what differed.)");
 
+  BrokerArgs broker_args;
+  CLI::App* broker = app.add_subcommand(
+      "broker", "Run an embedded Kafka broker (librdkafka's mock cluster) until SIGINT/SIGTERM");
+  broker->add_option("--topics", broker_args.topics,
+                     "Topics to create: name[:partitions],... (partitions default to 4)");
+  broker->add_option("--brokers", broker_args.brokers, "Brokers in the cluster (default 1)")
+      ->check(CLI::Range(1, 64));
+  broker
+      ->add_option("--port", broker_args.port,
+                   "NOT SUPPORTED: librdkafka 2.0.2's mock cluster picks its own ports; "
+                   "read the address from the first line of stdout")
+      ->check(CLI::Range(1, 65535));
+  broker->footer(R"(Examples:
+  sluice broker --topics orders:4,dead-letters:1
+  coproc sluice broker --topics in:1,out:1; read -r ADDR <&"${COPROC[0]}"   # bash
+The first line of stdout is the bootstrap address (host:port, or a comma list with
+--brokers N), alone, for scripts; everything else goes to stderr. Brokers listen on
+127.0.0.1 at ports the mock cluster picks. Everything is in memory, a few MB per
+partition (older messages are dropped), nothing on disk: see docs/kafka.md.)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -90,6 +110,7 @@ Exit code 1 if any test fails, with a diff of what differed.)");
   if (*validate) return Validate(validate_args);
   if (*graph) return Graph(graph_args);
   if (*test) return Test(test_args);
+  if (*broker) return Broker(broker_args);
   return kExitConfig;
 }
 

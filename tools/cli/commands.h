@@ -69,4 +69,17 @@ struct TestArgs {
 // Exit code 1 when a test fails, with a readable diff on stdout.
 int Test(const TestArgs& args);
 
+struct BrokerArgs {
+  // "name[:partitions],..." topics to create at start (partitions default to 4).
+  std::string topics;
+  // Brokers in the cluster. Defaults to 1.
+  int brokers = 1;
+  // A fixed port: not supported by librdkafka 2.0.2's mock cluster (an error
+  // saying so); 0 = unset.
+  int port = 0;
+};
+// Runs an embedded Kafka broker (connectors/kafka/embedded_broker.h) until
+// SIGINT/SIGTERM; prints its bootstrap address alone on stdout's first line.
+int Broker(const BrokerArgs& args);
+
 }  // namespace sluice::cli

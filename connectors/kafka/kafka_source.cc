@@ -1,0 +1,940 @@
+// File: connectors/kafka/kafka_source.cc
+//
+// The Kafka consumer-group source; see kafka_source.h for the design and
+// docs/kafka.md ("Source") for the decisions behind it.
+//
+// Lock order: mu_, then the AckTracker's and the KafkaSourceStatus's own
+// locks (neither calls back into the source). librdkafka is never called
+// with mu_ held, except the cheap, non-blocking rd_kafka_message_* accessors.
+#include "connectors/kafka/kafka_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+
+#include "pipeline/ack_tracker.h"
+#include "pipeline/clock.h"
+#include "pipeline/config/stage_registry.h"
+#include "pipeline/status_macros.h"
+#include "pipeline/string_view_compat.h"
+
+namespace sluice::connectors::kafka {
+namespace {
+
+// How long one poll waits for a message: also how soon the poll thread
+// notices Stop() or a resume without rd_kafka_queue_yield().
+constexpr int kPollTimeoutMs = 100;
+// Messages polled before they are queued under one lock.
+constexpr size_t kPollBatch = 512;
+// Events one HandleDemand() call emits at most: a bounded slice.
+constexpr size_t kMaxEventsPerCall = 8192;
+// `ordering: partition` with every queued partition still in flight: how
+// soon to look again (nothing tells a producer when its events are done).
+constexpr absl::Duration kOrderedRecheck = absl::Milliseconds(1);
+// How often the status is published, a disconnected consumer probes the
+// brokers, and paused partitions' high watermarks are queried.
+constexpr absl::Duration kPublishInterval = absl::Milliseconds(100);
+constexpr absl::Duration kProbeInterval = absl::Seconds(1);
+constexpr int kProbeTimeoutMs = 1000;
+constexpr absl::Duration kPausedWatermarkInterval = absl::Seconds(5);
+constexpr int kWatermarkQueryTimeoutMs = 500;
+// A synchronous commit refused while the group rebalances is tried again
+// this often, for at most this long.
+constexpr absl::Duration kSyncCommitRetry = absl::Milliseconds(100);
+constexpr absl::Duration kSyncCommitTimeout = absl::Seconds(5);
+// A revoke waiting for its in-flight events looks this often.
+constexpr absl::Duration kDrainCheck = absl::Milliseconds(5);
+
+// Properties the source sets itself; `properties:` may not override them.
+constexpr std::string_view kOwnedProperties[] = {"group.id", "enable.auto.commit",
+                                                 "enable.auto.offset.store", "auto.offset.reset"};
+
+bool HasProperty(const KafkaClientOptions& client, std::string_view name) {
+  return std::any_of(client.properties.begin(), client.properties.end(),
+                     [&](const auto& property) { return property.first == name; });
+}
+
+// Errors a commit may meet while the group or its coordinator is changing.
+bool IsRetriableCommitError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct TopicPartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+using TopicPartitionList =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, TopicPartitionListDeleter>;
+
+TopicPartitionList NewList(size_t size) {
+  return TopicPartitionList(rd_kafka_topic_partition_list_new(static_cast<int>(size)));
+}
+
+std::string DescribeList(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<std::string> names;
+  for (int i = 0; i < list->cnt; ++i) {
+    names.push_back(absl::StrCat(list->elems[i].topic, "/", list->elems[i].partition));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+}  // namespace
+
+// The librdkafka handle. Shared by the source and every batch that views its
+// messages: librdkafka wants the messages destroyed before the handle, and
+// emitted batches may outlive the source (a restart with events in flight).
+class KafkaSource::ConsumerHandle {
+ public:
+  ConsumerHandle(rd_kafka_t* handle, std::unique_ptr<CallbackTarget> target)
+      : handle_(handle), target_(std::move(target)) {}
+  // The poll thread closed the consumer already, unless Start() failed
+  // half-way (then rd_kafka_destroy() closes it).
+  ~ConsumerHandle() { rd_kafka_destroy(handle_); }
+  ConsumerHandle(const ConsumerHandle&) = delete;
+  ConsumerHandle& operator=(const ConsumerHandle&) = delete;
+
+  rd_kafka_t* get() const { return handle_; }
+
+ private:
+  rd_kafka_t* const handle_;
+  const std::unique_ptr<CallbackTarget> target_;  // the callbacks' opaque
+};
+
+// What librdkafka's callbacks reach. Outlives the source (it is the
+// handle's): after Stop() `source` is null and callbacks do librdkafka's
+// defaults.
+struct KafkaSource::CallbackTarget {
+  std::atomic<KafkaSource*> source{nullptr};
+};
+
+// One assignment of a Kafka partition.
+struct KafkaSource::PartitionState {
+  Partition id{0};
+  KafkaTopicPartition topic_partition;
+  // Fetched, not emitted; offsets increase. Owned (destroyed when dropped).
+  std::deque<rd_kafka_message_t*> queue;
+  // The lowest offset accepted next: a message below it is a replay of one
+  // queued already.
+  int64_t next_offset = -1;
+  bool paused = false;
+  bool revoking = false;
+  // The last commit point sent, and the last the broker confirmed.
+  int64_t commit_sent = -1;
+  std::optional<int64_t> committed;
+  std::optional<int64_t> high_watermark;
+  // (first offset, when emitted) of each emitted run whose events may not
+  // all be done: the front one holds the oldest not-done event.
+  std::deque<std::pair<int64_t, absl::Time>> emitted_runs;
+};
+
+namespace {
+
+// Owns the messages one HandleDemand() call emitted; the batch retains it.
+class MessageBlock {
+ public:
+  MessageBlock(std::shared_ptr<const void> handle, std::vector<rd_kafka_message_t*> messages)
+      : handle_(std::move(handle)), messages_(std::move(messages)) {}
+  ~MessageBlock() {
+    for (rd_kafka_message_t* message : messages_) rd_kafka_message_destroy(message);
+  }
+  MessageBlock(const MessageBlock&) = delete;
+  MessageBlock& operator=(const MessageBlock&) = delete;
+
+ private:
+  // Declared first: released after the messages are destroyed.
+  std::shared_ptr<const void> handle_;
+  std::vector<rd_kafka_message_t*> messages_;
+};
+
+// Appends `message` to `batch` as a view (headers: one small array in the
+// batch's arena, of views into the message).
+void AppendMessage(EventBatch& batch, rd_kafka_message_t* message, Partition id, int64_t now_us) {
+  EventFields fields;
+  if (message->key != nullptr) {
+    fields.key = std::string_view(static_cast<const char*>(message->key), message->key_len);
+  }
+  if (message->payload != nullptr) {
+    fields.value = std::string_view(static_cast<const char*>(message->payload), message->len);
+  }
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      headers != nullptr) {
+    const size_t count = rd_kafka_header_cnt(headers);
+    if (count > 0) {
+      absl::Span<char> memory = batch.Allocate(count * sizeof(Header));
+      auto* array = reinterpret_cast<Header*>(memory.data());
+      for (size_t i = 0; i < count; ++i) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        rd_kafka_header_get_all(headers, i, &name, &value, &size);
+        new (&array[i])
+            Header{std::string_view(name != nullptr ? name : ""),
+                   value != nullptr ? std::string_view(static_cast<const char*>(value), size)
+                                    : std::string_view()};
+      }
+      fields.headers = absl::Span<const Header>(array, count);
+    }
+  }
+  const int64_t timestamp_ms = rd_kafka_message_timestamp(message, nullptr);
+  fields.timestamp_us = timestamp_ms >= 0 ? timestamp_ms * 1000 : now_us;
+  fields.origin.partition = id;
+  fields.origin.offset = Offset(message->offset);
+  batch.AppendView(fields);
+}
+
+}  // namespace
+
+std::shared_ptr<KafkaSourceStatus> KafkaSourceMonitor::instance(uint32_t index) {
+  MutexLock lock(&mu_);
+  if (instances_.size() <= index) instances_.resize(index + 1);
+  if (instances_[index] == nullptr) instances_[index] = std::make_shared<KafkaSourceStatus>();
+  return instances_[index];
+}
+
+KafkaSource::KafkaSource(KafkaSourceOptions options, std::string what,
+                         std::shared_ptr<KafkaSourceStatus> status)
+    : options_(std::move(options)),
+      what_(std::move(what)),
+      status_(status != nullptr ? std::move(status) : std::make_shared<KafkaSourceStatus>()) {}
+
+KafkaSource::~KafkaSource() { Stop(); }
+
+ProducerFactory KafkaSource::Factory(KafkaSourceOptions options,
+                                     std::shared_ptr<KafkaSourceMonitor> monitor) {
+  if (monitor == nullptr) monitor = std::make_shared<KafkaSourceMonitor>();
+  return [options = std::move(options),
+          monitor](const StageContext& context) -> absl::StatusOr<std::unique_ptr<Producer>> {
+    return std::make_unique<KafkaSource>(
+        options, absl::StrCat("kafka source \"", Av(context.stage_name()), "\""),
+        monitor->instance(context.instance()));
+  };
+}
+
+absl::Status KafkaSource::Start(const StageContext& context) {
+  context_ = &context;
+  ack_tracker_ = context.ack_tracker();
+  if (ack_tracker_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(what_, ": runs as a producer only"));
+  }
+  absl::StatusOr<rd_kafka_conf_t*> made = MakeRdKafkaConf(options_.client);
+  if (!made.ok()) {
+    return absl::Status(made.status().code(), absl::StrCat(what_, ": ", made.status().message()));
+  }
+  rd_kafka_conf_t* conf = *made;
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"group.id", options_.group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset",
+       options_.auto_offset_reset == KafkaOffsetReset::kEarliest ? "earliest" : "latest"},
+  };
+  if (!HasProperty(options_.client, "partition.assignment.strategy")) {
+    settings.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+  }
+  if (!HasProperty(options_.client, "client.id")) {
+    settings.emplace_back("client.id",
+                          absl::StrCat("sluice-", Av(context.pipeline_name()), "-",
+                                       Av(context.stage_name()), "-", context.instance()));
+  }
+  char error[512];
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat(what_, ": ", name, ": ", error));
+    }
+  }
+  auto target = std::make_unique<CallbackTarget>();
+  rd_kafka_conf_set_opaque(conf, target.get());
+  rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceCallback);
+  rd_kafka_conf_set_error_cb(conf, &KafkaSource::ErrorCallback);
+  rd_kafka_conf_set_offset_commit_cb(conf, &KafkaSource::CommitCallback);
+  rd_kafka_t* handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+  if (handle == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat(what_, ": cannot make a consumer: ", error));
+  }
+  CallbackTarget* callbacks = target.get();
+  consumer_ = std::make_shared<ConsumerHandle>(handle, std::move(target));
+  callbacks->source.store(this, std::memory_order_release);
+  // Rebalances, errors and commit results then arrive through the consumer
+  // queue, served by the poll thread's rd_kafka_consumer_poll().
+  rd_kafka_poll_set_consumer(handle);
+
+  TopicPartitionList subscription = NewList(std::max<size_t>(1, options_.topics.size()));
+  if (!options_.topic_regex.empty()) {
+    rd_kafka_topic_partition_list_add(subscription.get(), options_.topic_regex.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+  }
+  for (const std::string& topic : options_.topics) {
+    rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_subscribe(handle, subscription.get()); err) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what_, ": cannot subscribe: ", rd_kafka_err2str(err)));
+  }
+  consumer_queue_ = rd_kafka_queue_get_consumer(handle);
+  fetched_.reserve(kPollBatch);
+  poll_thread_ = std::thread([this] { PollLoop(); });
+  return absl::OkStatus();
+}
+
+void KafkaSource::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (consumer_queue_ != nullptr) rd_kafka_queue_yield(consumer_queue_);
+  if (poll_thread_.joinable()) poll_thread_.join();
+  if (consumer_queue_ != nullptr) {
+    rd_kafka_queue_destroy(consumer_queue_);
+    consumer_queue_ = nullptr;
+  }
+  // Batches still in flight keep the handle until their messages go.
+  consumer_.reset();
+}
+
+absl::Status KafkaSource::HandleDemand(size_t demand, ProducerOutput& out) {
+  std::vector<rd_kafka_message_t*> taken;
+  std::vector<std::pair<Partition, size_t>> runs;  // consecutive in `taken`
+  bool blocked_by_order = false;
+  bool resume_fetching = false;
+  size_t buffered_now = 0;
+  const absl::Time now = context_->clock().Now();
+  {
+    MutexLock lock(&mu_);
+    if (!fatal_.ok()) return fatal_;
+    demand = std::min(demand, kMaxEventsPerCall);
+    const size_t count = order_.size();
+    size_t ready = 0;
+    for (PartitionState* state : order_) ready += state->queue.empty() ? 0 : 1;
+    // Share demand fairly between the partitions that have something, one
+    // pass per round (`partition` ordering: one run per partition only).
+    while (taken.size() < demand && ready > 0) {
+      const size_t share = std::max<size_t>(1, (demand - taken.size() + ready - 1) / ready);
+      size_t progressed = 0;
+      for (size_t step = 0; step < count && taken.size() < demand; ++step) {
+        PartitionState* state = order_[(next_in_order_ + step) % count];
+        if (state->queue.empty() || state->revoking) continue;
+        if (options_.ordering == KafkaOrdering::kPartition &&
+            ack_tracker_->in_flight(state->id) > 0) {
+          blocked_by_order = true;
+          continue;
+        }
+        const size_t take = std::min({share, demand - taken.size(), state->queue.size()});
+        state->emitted_runs.emplace_back(state->queue.front()->offset, now);
+        for (size_t i = 0; i < take; ++i) {
+          taken.push_back(state->queue.front());
+          state->queue.pop_front();
+        }
+        runs.emplace_back(state->id, take);
+        progressed += take;
+      }
+      if (options_.ordering == KafkaOrdering::kPartition || progressed == 0) break;
+      ready = 0;
+      for (PartitionState* state : order_) ready += state->queue.empty() ? 0 : 1;
+    }
+    if (count > 0) next_in_order_ = (next_in_order_ + 1) % count;
+    buffered_ -= taken.size();
+    buffered_now = buffered_;
+    resume_fetching = paused_ && buffered_ * 2 <= options_.fetch_buffer;
+  }
+  if (resume_fetching) rd_kafka_queue_yield(consumer_queue_);
+  if (taken.empty()) {
+    if (blocked_by_order) context_->WakeAfter(kOrderedRecheck);
+    return absl::OkStatus();
+  }
+  status_->PublishBuffered(buffered_now);
+
+  EventBatch& batch = out.batch();
+  batch.reserve(batch.size() + taken.size());
+  const int64_t now_us = absl::ToUnixMicros(now);
+  size_t index = 0;
+  for (const auto& [id, run] : runs) {
+    for (size_t i = 0; i < run; ++i) AppendMessage(batch, taken[index++], id, now_us);
+  }
+  batch.Retain(std::make_shared<MessageBlock>(consumer_, std::move(taken)));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// The poll thread
+
+void KafkaSource::PollLoop() {
+  rd_kafka_t* handle = consumer_->get();
+  absl::Time next_commit = absl::Now() + options_.commit_interval;
+  absl::Time next_publish = absl::Now();
+  absl::Time next_probe = absl::InfinitePast();
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (stop_) break;
+    }
+    absl::Time now = absl::Now();
+    if (!status_->connected() && now >= next_probe) {
+      ProbeConnection();
+      next_probe = absl::Now() + kProbeInterval;
+    }
+    UpdatePause();
+    if (Fetch() > 0) context_->Wake();
+    now = absl::Now();
+    if (now >= next_commit) {
+      Commit({}, /*sync=*/false);
+      next_commit = now + options_.commit_interval;
+    }
+    if (now >= next_publish) {
+      PublishStatus(now - last_watermark_query_ >= kPausedWatermarkInterval);
+      next_publish = now + kPublishInterval;
+    }
+  }
+  // Stop(): what is done now is committed, then leaving the group revokes
+  // every partition through OnRebalance() (no drain wait: the pipeline has
+  // drained already, or gave up on it).
+  Commit({}, /*sync=*/true);
+  closing_ = true;
+  if (rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle); err) {
+    spdlog::warn("{}: closing the consumer: {}", what_, rd_kafka_err2str(err));
+  }
+  QueueFetched();
+  std::vector<rd_kafka_message_t*> dropped;
+  {
+    MutexLock lock(&mu_);
+    for (PartitionState* state : order_) {
+      dropped.insert(dropped.end(), state->queue.begin(), state->queue.end());
+      state->queue.clear();
+    }
+    buffered_ = 0;
+  }
+  for (rd_kafka_message_t* message : dropped) rd_kafka_message_destroy(message);
+  PublishStatus(false);
+}
+
+size_t KafkaSource::Fetch() {
+  size_t room = 0;
+  {
+    MutexLock lock(&mu_);
+    room = buffered_ < options_.fetch_buffer ? options_.fetch_buffer - buffered_ : 0;
+  }
+  rd_kafka_t* handle = consumer_->get();
+  rd_kafka_message_t* message = rd_kafka_consumer_poll(handle, kPollTimeoutMs);
+  while (message != nullptr) {
+    fetched_.push_back(message);
+    if (fetched_.size() >= std::min(std::max<size_t>(room, 1), kPollBatch)) break;
+    message = rd_kafka_consumer_poll(handle, 0);
+  }
+  return QueueFetched();
+}
+
+size_t KafkaSource::QueueFetched() {
+  if (fetched_.empty()) return 0;
+  std::vector<rd_kafka_message_t*> errors;
+  std::vector<rd_kafka_message_t*> discarded;
+  size_t queued = 0;
+  size_t buffered_now = 0;
+  {
+    MutexLock lock(&mu_);
+    PartitionState* state = nullptr;
+    const rd_kafka_topic_t* state_topic = nullptr;
+    int32_t state_partition = -1;
+    for (rd_kafka_message_t* message : fetched_) {
+      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        errors.push_back(message);
+        continue;
+      }
+      if (message->rkt != state_topic || message->partition != state_partition) {
+        state_topic = message->rkt;
+        state_partition = message->partition;
+        state = FindLocked(rd_kafka_topic_name(message->rkt), message->partition);
+      }
+      // Not (or no longer) assigned, being revoked, or a replay: never
+      // queued, so never emitted nor counted.
+      if (state == nullptr || state->revoking || message->offset < state->next_offset) {
+        discarded.push_back(message);
+        continue;
+      }
+      state->queue.push_back(message);
+      state->next_offset = message->offset + 1;
+      ++queued;
+    }
+    buffered_ += queued;
+    buffered_now = buffered_;
+  }
+  fetched_.clear();
+  if (queued > 0) {
+    status_->PublishBuffered(buffered_now);
+    status_->set_connected(true);
+  }
+  for (rd_kafka_message_t* message : errors) {
+    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      spdlog::warn("{}: {}{}{}: {}", what_, message->rkt ? rd_kafka_topic_name(message->rkt) : "",
+                   message->rkt ? "/" : "",
+                   message->rkt ? absl::StrCat(message->partition) : std::string(),
+                   rd_kafka_message_errstr(message));
+    }
+    rd_kafka_message_destroy(message);
+  }
+  for (rd_kafka_message_t* message : discarded) rd_kafka_message_destroy(message);
+  return queued;
+}
+
+void KafkaSource::UpdatePause() {
+  TopicPartitionList changed;
+  bool pause = false;
+  {
+    MutexLock lock(&mu_);
+    if (!paused_ && buffered_ >= options_.fetch_buffer) {
+      pause = true;
+    } else if (paused_ && buffered_ * 2 <= options_.fetch_buffer) {
+      pause = false;
+    } else {
+      return;
+    }
+    paused_ = pause;
+    changed = NewList(order_.size());
+    for (PartitionState* state : order_) {
+      if (state->revoking || state->paused == pause) continue;
+      state->paused = pause;
+      rd_kafka_topic_partition_list_add(changed.get(), state->topic_partition.topic.c_str(),
+                                        state->topic_partition.partition);
+    }
+  }
+  if (changed->cnt == 0) return;
+  rd_kafka_t* handle = consumer_->get();
+  // Pausing drops what librdkafka prefetched for the partitions; resuming
+  // fetches again from the last message polled + 1, so nothing is skipped.
+  const rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(handle, changed.get())
+                                        : rd_kafka_resume_partitions(handle, changed.get());
+  if (err) {
+    spdlog::warn("{}: {} partitions: {}", what_, pause ? "pausing" : "resuming",
+                 rd_kafka_err2str(err));
+  }
+}
+
+void KafkaSource::Commit(const std::vector<Partition>& ids, bool sync) {
+  TopicPartitionList offsets = NewList(8);
+  {
+    MutexLock lock(&mu_);
+    for (PartitionState* state : order_) {
+      if (!ids.empty() && std::find(ids.begin(), ids.end(), state->id) == ids.end()) continue;
+      // The contiguous done prefix only: 7 may be done while 5 is in flight.
+      const std::optional<Offset> point = ack_tracker_->CommitPoint(state->id);
+      if (!point.has_value() || point->value() <= state->commit_sent) continue;
+      rd_kafka_topic_partition_list_add(offsets.get(), state->topic_partition.topic.c_str(),
+                                        state->topic_partition.partition)
+          ->offset = point->value();
+      state->commit_sent = point->value();
+    }
+  }
+  if (offsets->cnt == 0) return;
+  if (!sync) {
+    // Reports through CommitCallback(), unless it was not even sent.
+    const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_->get(), offsets.get(), 1);
+    if (err) OnCommitted(err, offsets.get());
+    return;
+  }
+  // A revoke or Stop() is the last chance to commit: a group in the middle
+  // of a rebalance (another member joining or leaving) refuses commits for a
+  // moment, so try again until it settles or kSyncCommitTimeout.
+  const absl::Time deadline = absl::Now() + kSyncCommitTimeout;
+  for (;;) {
+    rd_kafka_resp_err_t err = rd_kafka_commit(consumer_->get(), offsets.get(), 0);
+    TopicPartitionList retry = NewList(static_cast<size_t>(offsets->cnt));
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const rd_kafka_topic_partition_t& element = offsets->elems[i];
+      if (IsRetriableCommitError(err ? err : element.err)) {
+        rd_kafka_topic_partition_list_add(retry.get(), element.topic, element.partition)->offset =
+            element.offset;
+      }
+    }
+    if (retry->cnt == 0 || absl::Now() >= deadline) {
+      OnCommitted(err, offsets.get());
+      return;
+    }
+    absl::SleepFor(kSyncCommitRetry);
+    offsets = std::move(retry);
+  }
+}
+
+void KafkaSource::OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets) {
+  if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || offsets == nullptr) return;
+  bool any_ok = false;
+  std::string failed;
+  {
+    MutexLock lock(&mu_);
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const rd_kafka_topic_partition_t& element = offsets->elems[i];
+      PartitionState* state = FindLocked(element.topic, element.partition);
+      const rd_kafka_resp_err_t element_err = err ? err : element.err;
+      if (element_err) {
+        // Sent again at the next tick (if the partition is still ours).
+        if (state != nullptr) state->commit_sent = state->committed.value_or(-1);
+        absl::StrAppend(&failed, failed.empty() ? "" : ", ", element.topic, "/", element.partition,
+                        ": ", rd_kafka_err2str(element_err));
+        continue;
+      }
+      any_ok = true;
+      if (state != nullptr && element.offset >= 0) {
+        state->committed = std::max(state->committed.value_or(-1), element.offset);
+      }
+    }
+  }
+  if (any_ok) status_->set_connected(true);
+  if (!failed.empty()) spdlog::warn("{}: commit failed: {}", what_, failed);
+}
+
+void KafkaSource::PublishStatus(bool query_paused_watermarks) {
+  std::vector<KafkaPartitionStatus> partitions;
+  size_t buffered_now = 0;
+  const absl::Time now = absl::Now();
+  {
+    MutexLock lock(&mu_);
+    partitions.reserve(order_.size());
+    for (PartitionState* state : order_) {
+      KafkaPartitionStatus& status = partitions.emplace_back();
+      status.id = state->id;
+      status.topic_partition = state->topic_partition;
+      status.committed = state->committed;
+      status.high_watermark = state->high_watermark;
+      status.in_flight = ack_tracker_->in_flight(state->id);
+      status.buffered = state->queue.size();
+      status.paused = state->paused;
+      status.revoking = state->revoking;
+      const std::optional<Offset> point = ack_tracker_->CommitPoint(state->id);
+      auto& runs = state->emitted_runs;
+      while (point.has_value() && runs.size() >= 2 && runs[1].first <= point->value()) {
+        runs.pop_front();
+      }
+      if (status.in_flight > 0 && !runs.empty()) status.oldest_in_flight_age = now - runs[0].second;
+    }
+    buffered_now = buffered_;
+  }
+  rd_kafka_t* handle = consumer_->get();
+  for (KafkaPartitionStatus& status : partitions) {
+    int64_t low = -1;
+    int64_t high = -1;
+    const char* topic = status.topic_partition.topic.c_str();
+    const int32_t partition = status.topic_partition.partition;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+    if (status.paused && query_paused_watermarks && !closing_) {
+      // No fetch responses while paused: ask the broker.
+      err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high,
+                                             kWatermarkQueryTimeoutMs);
+      last_watermark_query_ = now;
+    } else {
+      err = rd_kafka_get_watermark_offsets(handle, topic, partition, &low, &high);
+    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
+      status.high_watermark = std::max(status.high_watermark.value_or(-1), high);
+    }
+    if (status.high_watermark.has_value() && status.committed.has_value()) {
+      status.lag = std::max<int64_t>(0, *status.high_watermark - *status.committed);
+    }
+  }
+  {
+    MutexLock lock(&mu_);
+    for (const KafkaPartitionStatus& status : partitions) {
+      PartitionState* state =
+          FindLocked(status.topic_partition.topic, status.topic_partition.partition);
+      if (state != nullptr && state->id == status.id) state->high_watermark = status.high_watermark;
+    }
+  }
+  status_->Publish(std::move(partitions), buffered_now, options_.fetch_buffer);
+}
+
+void KafkaSource::ProbeConnection() {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(consumer_->get(), 0, nullptr, &metadata, kProbeTimeoutMs);
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) status_->set_connected(true);
+}
+
+KafkaSource::PartitionState* KafkaSource::FindLocked(std::string_view topic, int32_t partition) {
+  auto topic_it = partitions_.find(Av(topic));
+  if (topic_it == partitions_.end()) return nullptr;
+  auto it = topic_it->second.find(partition);
+  return it == topic_it->second.end() ? nullptr : it->second.get();
+}
+
+// ---------------------------------------------------------------------------
+// Rebalances
+
+void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* handle = consumer_->get();
+  // What was polled before this rebalance belongs to the assignment it came
+  // from: queue it (or drop it) before the assignment changes.
+  QueueFetched();
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(handle), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    spdlog::info("{}: assigned {}", what_, DescribeList(partitions));
+    Assign(partitions);
+    if (cooperative) {
+      if (rd_kafka_error_t* error = rd_kafka_incremental_assign(handle, partitions)) {
+        spdlog::error("{}: incremental assign: {}", what_, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+    } else {
+      rd_kafka_assign(handle, partitions);
+    }
+    bool paused = false;
+    {
+      MutexLock lock(&mu_);
+      paused = paused_;
+    }
+    if (paused) rd_kafka_pause_partitions(handle, partitions);
+    status_->set_connected(true);
+  } else {
+    const bool lost = rd_kafka_assignment_lost(handle) != 0;
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      spdlog::error("{}: rebalance error: {}", what_, rd_kafka_err2str(err));
+    }
+    spdlog::info("{}: {} {}", what_, lost ? "lost" : "revoked", DescribeList(partitions));
+    Revoke(partitions, lost);
+    // Exactly the partitions revoked, and only now: librdkafka runs no other
+    // rebalance step before this callback returns, so a re-grant comes after
+    // this unassign and keeps its assignment.
+    if (cooperative) {
+      if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(handle, partitions)) {
+        spdlog::error("{}: incremental unassign: {}", what_, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+    } else {
+      rd_kafka_assign(handle, nullptr);
+    }
+  }
+  PublishStatus(false);
+}
+
+void KafkaSource::Assign(const rd_kafka_topic_partition_list_t* partitions) {
+  MutexLock lock(&mu_);
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const rd_kafka_topic_partition_t& element = partitions->elems[i];
+    auto& slot = partitions_[element.topic][element.partition];
+    if (slot != nullptr) continue;  // assigned already (an eager re-assign)
+    auto state = std::make_unique<PartitionState>();
+    state->topic_partition = {element.topic, element.partition};
+    state->id = status_->NewAssignment(state->topic_partition);
+    state->paused = paused_;
+    order_.push_back(state.get());
+    slot = std::move(state);
+  }
+}
+
+void KafkaSource::Revoke(const rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  std::vector<Partition> ids;
+  std::vector<rd_kafka_message_t*> dropped;
+  {
+    MutexLock lock(&mu_);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      PartitionState* state =
+          FindLocked(partitions->elems[i].topic, partitions->elems[i].partition);
+      if (state == nullptr) continue;
+      // Never emitted, so never counted done: the next owner reads them.
+      state->revoking = true;
+      dropped.insert(dropped.end(), state->queue.begin(), state->queue.end());
+      buffered_ -= state->queue.size();
+      state->queue.clear();
+      ids.push_back(state->id);
+    }
+  }
+  for (rd_kafka_message_t* message : dropped) rd_kafka_message_destroy(message);
+  if (ids.empty()) return;
+  PublishStatus(false);  // shows the partitions revoking while they drain
+  if (!lost) {
+    if (!closing_) WaitForDrain(ids, absl::Now() + options_.revoke_timeout);
+    Commit(ids, /*sync=*/true);
+  }
+  {
+    MutexLock lock(&mu_);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      auto topic_it = partitions_.find(partitions->elems[i].topic);
+      if (topic_it == partitions_.end()) continue;
+      topic_it->second.erase(partitions->elems[i].partition);
+      if (topic_it->second.empty()) partitions_.erase(topic_it);
+    }
+    order_.clear();
+    for (auto& [topic, by_partition] : partitions_) {
+      for (auto& [partition, state] : by_partition) order_.push_back(state.get());
+    }
+    next_in_order_ = 0;
+  }
+  // Events of these assignments that complete from now on are ignored: they
+  // can never move a later assignment's commit point. (At close the run's
+  // report keeps them.)
+  if (!closing_) {
+    for (const Partition id : ids) ack_tracker_->Reset(id);
+  }
+}
+
+void KafkaSource::WaitForDrain(const std::vector<Partition>& ids, absl::Time deadline) {
+  std::unique_lock<Mutex> lock(mu_);
+  for (;;) {
+    size_t in_flight = 0;
+    for (const Partition id : ids) in_flight += ack_tracker_->in_flight(id);
+    if (in_flight == 0) return;
+    if (stop_ || absl::Now() >= deadline) {
+      spdlog::warn(
+          "{}: revoking with {} events still in flight (revoke_timeout {}): they "
+          "are redelivered to the partitions' next owner",
+          what_, in_flight, absl::FormatDuration(options_.revoke_timeout));
+      return;
+    }
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(kDrainCheck));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Callbacks (on the poll thread, inside rd_kafka_consumer_poll/close)
+
+void KafkaSource::OnError(int err, const char* reason) {
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char text[512] = "";
+    const rd_kafka_resp_err_t original = rd_kafka_fatal_error(consumer_->get(), text, sizeof(text));
+    spdlog::error("{}: fatal consumer error: {}: {}", what_, rd_kafka_err2name(original), text);
+    {
+      MutexLock lock(&mu_);
+      fatal_ = absl::InternalError(
+          absl::StrCat(what_, ": fatal consumer error: ", rd_kafka_err2name(original), ": ", text));
+    }
+    context_->Wake();
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) status_->set_connected(false);
+  // Transient: librdkafka reconnects and retries by itself.
+  spdlog::warn("{}: {}: {}", what_, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+               reason != nullptr ? reason : "");
+}
+
+void KafkaSource::RebalanceCallback(rd_kafka_t* handle, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  KafkaSource* source =
+      static_cast<CallbackTarget*>(opaque)->source.load(std::memory_order_acquire);
+  if (source != nullptr) {
+    source->OnRebalance(err, partitions);
+    return;
+  }
+  // The source is gone (rd_kafka_destroy() closing for it): librdkafka's
+  // default handling.
+  if (std::strcmp(rd_kafka_rebalance_protocol(handle), "COOPERATIVE") == 0) {
+    rd_kafka_error_t* error = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                  ? rd_kafka_incremental_assign(handle, partitions)
+                                  : rd_kafka_incremental_unassign(handle, partitions);
+    if (error != nullptr) rd_kafka_error_destroy(error);
+  } else {
+    rd_kafka_assign(handle, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? partitions : nullptr);
+  }
+}
+
+void KafkaSource::ErrorCallback(rd_kafka_t* handle, int err, const char* reason, void* opaque) {
+  (void)handle;
+  KafkaSource* source =
+      static_cast<CallbackTarget*>(opaque)->source.load(std::memory_order_acquire);
+  if (source != nullptr) source->OnError(err, reason);
+}
+
+void KafkaSource::CommitCallback(rd_kafka_t* handle, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  (void)handle;
+  KafkaSource* source =
+      static_cast<CallbackTarget*>(opaque)->source.load(std::memory_order_acquire);
+  if (source != nullptr) source->OnCommitted(err, offsets);
+}
+
+// ---------------------------------------------------------------------------
+// Registration: `type: kafka` as a source
+
+namespace {
+
+ProducerFactory MakeKafkaSource(StageTypeContext& context) {
+  OptionReader& options = context.options;
+  KafkaSourceOptions source;
+  if (std::optional<KafkaClientOptions> client = ReadKafkaClientOptions(options)) {
+    for (const std::string_view owned : kOwnedProperties) {
+      if (HasProperty(*client, owned)) {
+        options.Error("properties",
+                      absl::StrCat("\"", Av(owned),
+                                   "\" is set by the source (group, auto_offset_reset; offsets "
+                                   "are committed only when done)"));
+      }
+    }
+    source.client = std::move(*client);
+  }
+  std::optional<std::string> group = options.String("group");
+  if (!group.has_value() && !options.failed()) {
+    options.Error("group", "is required");
+  } else if (group.has_value() && group->empty()) {
+    options.Error("group", "must not be empty");
+  } else if (group.has_value()) {
+    source.group = std::move(*group);
+  }
+  std::optional<std::vector<std::string>> topics = options.StringList("topics");
+  std::optional<std::string> topic_regex = options.String("topic_regex");
+  if (topics.has_value() == topic_regex.has_value()) {
+    options.Error(topics.has_value() ? "topic_regex" : "topics",
+                  "give exactly one of `topics` and `topic_regex`");
+  } else if (topics.has_value()) {
+    if (topics->empty()) options.Error("topics", "must not be empty");
+    for (const std::string& topic : *topics) {
+      if (topic.empty() || topic.front() == '^') {
+        options.Error("topics", "names a topic, not a pattern (use topic_regex)");
+        break;
+      }
+    }
+    source.topics = std::move(*topics);
+  } else if (topic_regex->empty()) {
+    options.Error("topic_regex", "must not be empty");
+  } else {
+    // librdkafka takes a name starting with "^" as a regex, anchored there.
+    source.topic_regex = topic_regex->front() == '^' ? *topic_regex : "^" + *topic_regex;
+  }
+  source.auto_offset_reset =
+      options
+          .Enum<KafkaOffsetReset>("auto_offset_reset", {{"earliest", KafkaOffsetReset::kEarliest},
+                                                        {"latest", KafkaOffsetReset::kLatest}})
+          .value_or(source.auto_offset_reset);
+  source.commit_interval =
+      options.Duration("commit_interval", absl::Milliseconds(1)).value_or(source.commit_interval);
+  source.revoke_timeout = options.Duration("revoke_timeout").value_or(source.revoke_timeout);
+  source.ordering = options
+                        .Enum<KafkaOrdering>("ordering", {{"unordered", KafkaOrdering::kUnordered},
+                                                          {"partition", KafkaOrdering::kPartition}})
+                        .value_or(source.ordering);
+  if (std::optional<int64_t> fetch_buffer = options.Int("fetch_buffer", 1, 100'000'000)) {
+    source.fetch_buffer = static_cast<size_t>(*fetch_buffer);
+  }
+  if (options.failed()) return nullptr;
+  return KafkaSource::Factory(std::move(source));
+}
+
+}  // namespace
+
+SLUICE_REGISTER_PRODUCER("kafka", MakeKafkaSource);
+
+}  // namespace sluice::connectors::kafka

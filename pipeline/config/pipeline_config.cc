@@ -452,6 +452,7 @@ class ConfigBuilder {
           .data_dir = config_.data_dir,
           .options = reader,
           .concurrency = spec.options.concurrency,
+          .max_demand = spec.options.max_demand,
       };
       const StageType& type = *entry.stage_type;
       // A stage in the wrong role still gets its options checked, in the

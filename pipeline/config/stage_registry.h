@@ -61,6 +61,9 @@ struct StageTypeContext {
   // The stage's `concurrency`. Some types cannot run more than one instance
   // (one file read or appended in order): RequireSingleInstance().
   uint32_t concurrency = 1;
+  // The stage's `max_demand`: the most events it may hold (Output::Hold)
+  // before its input stops. A batching stage checks its batch size by it.
+  int64_t max_demand = 1000;
 
   // Reports `concurrency` above 1 as an error at its place, saying `why`
   // ("a file sink appends to one file in order").

@@ -97,6 +97,10 @@ INSTANTIATE_TEST_SUITE_P(
             {"stages.paid_out.path=$TMP/paid.ndjson", "stages.refunds_out.path=$TMP/refunds.ndjson",
              "stages.other_out.path=$TMP/other.ndjson"},
             "events: 11 emitted = 9 acknowledged + 0 dropped + 2 dead-lettered"},
+        ExampleRun{"flow.yaml",
+                   {"stages.out.path=$TMP/clicks.ndjson"},
+                   "events: 5,000 emitted = 5,000 acknowledged + 0 dropped + 0 dead-lettered + "
+                   "0 discarded + 0 in flight (uncommitted)  [adds up]"},
         ExampleRun{"partitioned.yaml",
                    {"stages.events.count=20000"},
                    "events: 20,000 emitted = 20,000 acknowledged + 0 dropped + 0 dead-lettered + "

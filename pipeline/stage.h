@@ -80,6 +80,12 @@ class StageContext {
   // Runs the instance after `delay` (at the earliest). A producer-consumer
   // gets HandleWake() then.
   void WakeAfter(absl::Duration delay) const;
+  // Crashes the instance from outside its callbacks, as if its next callback
+  // had returned `status`: a source whose own thread hit a fatal error (a
+  // Kafka consumer fenced off) reports it without waiting for demand. The
+  // supervisor restarts it by its strategy. Call only while the stage object
+  // is alive (its threads stopped in Stop()). REQUIRES: !status.ok().
+  void Fail(absl::Status status) const;
   // The stage's max_demand: a producer-consumer holding this many events
   // (Output::Hold) takes no more input until it releases some.
   int64_t max_demand() const { return max_demand_; }

@@ -266,6 +266,27 @@ void StageInstance::RequestRestart(std::string reason) {
   Notify();
 }
 
+void StageInstance::RequestCrash(absl::Status status) {
+  {
+    MutexLock lock(&restart_mu_);
+    // The first failure is the reason; later ones before the crash add nothing.
+    if (crash_requested_.load(std::memory_order_relaxed)) return;
+    crash_status_ = std::move(status);
+  }
+  crash_requested_.store(true, std::memory_order_release);
+  Notify();
+}
+
+void StageInstance::CrashIfRequested() {
+  if (!crash_requested_.exchange(false, std::memory_order_acq_rel)) return;
+  absl::Status status;
+  {
+    MutexLock lock(&restart_mu_);
+    status = std::move(crash_status_);
+  }
+  if (user_stage_ != nullptr) Crash(AsString(status), nullptr);
+}
+
 void StageInstance::RequestDrain() {
   drain_requested_.store(true, std::memory_order_release);
   Notify();
@@ -284,6 +305,7 @@ void StageInstance::WakeAt(absl::Time due) {
 bool StageInstance::HasMessages() {
   // A restart or wake requested while this instance was running is a message too.
   if (restart_requested_.load(std::memory_order_acquire) ||
+      crash_requested_.load(std::memory_order_acquire) ||
       wake_requested_.load(std::memory_order_acquire)) {
     return true;
   }
@@ -349,6 +371,7 @@ bool StageInstance::RunSlice() {
   if (runtime_.halted()) return false;
   TakeMessages();
   RestartIfRequested();
+  CrashIfRequested();
   SendDueDeadLetters();
   bool more = false;
   if (user_stage_ != nullptr) {

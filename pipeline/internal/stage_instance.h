@@ -15,7 +15,7 @@
 // the instance has finished.
 //
 // Thread-safe entry points: the Post*() methods, Wake(), RequestRestart(),
-// RequestDrain(). Everything else runs inside the actor, one worker at a time.
+// RequestCrash(), RequestDrain(). Everything else runs inside the actor, one worker at a time.
 #pragma once
 
 #include <atomic>
@@ -98,6 +98,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   void WakeAfter(absl::Duration delay);
   // The supervisor restarts this instance with fresh state.
   void RequestRestart(std::string reason);
+  // The user's stage failed outside a callback (StageContext::Fail): crash.
+  void RequestCrash(absl::Status status);
   // Sources: stop emitting and finish once the buffer is sent.
   void RequestDrain();
 
@@ -184,6 +186,7 @@ class StageInstance final : public Actor, private DispatchTarget {
   bool has_input() const;
 
   void RestartIfRequested();
+  void CrashIfRequested();
   // Producer side.
   void FlushBuffer();
   // Buffers `batch`, sends what demand allows, discards what overflows.
@@ -241,9 +244,11 @@ class StageInstance final : public Actor, private DispatchTarget {
 
   std::atomic<bool> wake_requested_{false};
   std::atomic<bool> restart_requested_{false};
+  std::atomic<bool> crash_requested_{false};
   std::atomic<bool> drain_requested_{false};
   Mutex restart_mu_;
   std::string restart_reason_ ABSL_GUARDED_BY(restart_mu_);
+  absl::Status crash_status_ ABSL_GUARDED_BY(restart_mu_);
 
   // Producer side (producers and producer-consumers).
   std::unique_ptr<Dispatcher> dispatcher_;

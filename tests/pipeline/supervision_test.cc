@@ -2,6 +2,7 @@
 // restart intensity, and that a crash loses no event.
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -224,6 +225,57 @@ TEST(SupervisionTest, IntensityEscalatesToThePipelineWhichStopsWithAClearError) 
   ASSERT_EQ(report.partitions.size(), 1u);
   ASSERT_TRUE(report.partitions[0].commit_point.has_value());
   EXPECT_LE(report.partitions[0].commit_point->value(), static_cast<int64_t>(dlq->size()));
+}
+
+// A source whose first object's own thread fails (StageContext::Fail) while
+// it has nothing to emit; the fresh object after the restart emits 10 events.
+class FailingFromItsThreadSource final : public Producer {
+ public:
+  explicit FailingFromItsThreadSource(std::shared_ptr<std::atomic<int>> made)
+      : first_(made->fetch_add(1) == 0) {}
+  ~FailingFromItsThreadSource() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  absl::Status Start(const StageContext& context) override {
+    if (first_) {
+      thread_ = std::thread([&context] { context.Fail(absl::UnavailableError("fenced off")); });
+    }
+    return absl::OkStatus();
+  }
+  void Stop() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  absl::Status HandleDemand(size_t, ProducerOutput& out) override {
+    if (first_) return absl::OkStatus();  // nothing to emit: no demand is used
+    for (int i = 0; i < 10; ++i) out.batch().Append({.value = testing::EventValue(i)});
+    out.Finish();
+    return absl::OkStatus();
+  }
+
+ private:
+  const bool first_;
+  std::thread thread_;
+};
+
+TEST(SupervisionTest, AFailureReportedFromASourcesOwnThreadCrashesItAndItRestarts) {
+  auto made = std::make_shared<std::atomic<int>>(0);
+  auto log = std::make_shared<SinkLog>();
+  PipelineBuilder builder({.name = "fenced", .workers = 2});
+  builder.AddProducer("source",
+                      [made](const StageContext&) -> absl::StatusOr<std::unique_ptr<Producer>> {
+                        return std::make_unique<FailingFromItsThreadSource>(made);
+                      });
+  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"source"}});
+  auto pipeline = std::move(builder).Build();
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->Start().ok());
+  RunReport report = (*pipeline)->Wait();
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(made->load(), 2);
+  EXPECT_THAT(RestartsOf(report.stages, "source"), ElementsAre(1));
+  EXPECT_THAT(report.stages[0].instances[0].last_crash,
+              HasSubstr("crashed: UNAVAILABLE: fenced off"));
+  EXPECT_EQ(log->size(), 10u);
 }
 
 }  // namespace

@@ -53,6 +53,11 @@ struct DeadLetter {
   // The source stage the event entered through, and its coordinates there.
   std::string source;
   Origin origin;
+  // The source's own name for origin.partition, if it gave one
+  // (StageContext::NamePartition): a Kafka topic and partition. Empty and -1
+  // otherwise.
+  std::string source_topic;
+  int32_t source_partition = -1;
 };
 
 // Records written together. Shared and immutable: a failed write is tried

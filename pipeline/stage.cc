@@ -10,6 +10,10 @@ void StageContext::Wake() const { owner_->Wake(); }
 
 void StageContext::WakeAfter(absl::Duration delay) const { owner_->WakeAfter(delay); }
 
+void StageContext::NamePartition(Partition id, PartitionName name) const {
+  owner_->NamePartition(id, std::move(name));
+}
+
 void StageContext::Fail(absl::Status status) const { owner_->RequestCrash(std::move(status)); }
 
 Output::Output(const EventBatch& input) : input_(input), settled_(input.size(), 0) {

@@ -61,6 +61,14 @@ namespace internal {
 class StageInstance;
 }  // namespace internal
 
+// What a source calls one of its partitions outside sluice: a Kafka topic and
+// partition. Dead-letter records carry it, so a replay can send an event back
+// where it came from.
+struct PartitionName {
+  std::string topic;
+  int32_t partition = -1;
+};
+
 // What a stage instance knows of where it runs. Valid from the factory call
 // until the instance is destroyed.
 //
@@ -92,6 +100,10 @@ class StageContext {
   // Producers only: which of this instance's events are done, per partition
   // (the Kafka source commits from it). Null for other roles.
   AckTracker* ack_tracker() const { return ack_tracker_; }
+  // Producers only: names the source-local partition `id` (see
+  // PartitionName); dead letters of its events carry the name. A later call
+  // for the same id replaces the name.
+  void NamePartition(Partition id, PartitionName name) const;
 
  private:
   friend class internal::StageInstance;

@@ -147,7 +147,12 @@ DeadLetterRecord MakeDeadLetterRecord(const DeadLetter& letter) {
   add(kDlqAttemptsHeader, absl::StrCat(letter.attempts));
   add(kDlqFailedAtHeader, FormatFailedAt(letter.failed_at));
   add(kDlqSourceStageHeader, letter.source);
-  add(kDlqSourcePartitionHeader, absl::StrCat(letter.origin.partition.value()));
+  // A source that names its partitions (Kafka) gives the topic and its own
+  // partition number; others have only their source-local partition.
+  if (!letter.source_topic.empty()) add(kDlqSourceTopicHeader, letter.source_topic);
+  add(kDlqSourcePartitionHeader,
+      absl::StrCat(letter.source_topic.empty() ? letter.origin.partition.value()
+                                               : letter.source_partition));
   add(kDlqSourceOffsetHeader, absl::StrCat(letter.origin.offset.value()));
   add(kDlqReplayCountHeader, std::move(replay_count));
   return record;
@@ -185,11 +190,12 @@ absl::StatusOr<ParsedDeadLetter> ParseDeadLetterRecord(const DeadLetterRecord& r
     } else if (name == kDlqSourceStageHeader) {
       letter.source = value;
     } else if (name == kDlqSourceTopicHeader) {
-      parsed.source_topic = value;
+      letter.source_topic = value;
     } else if (name == kDlqSourcePartitionHeader) {
       int32_t partition = 0;
       if (!ParseInteger(value, partition)) return bad(name, value);
       letter.origin.partition = Partition(partition);
+      letter.source_partition = partition;
     } else if (name == kDlqSourceOffsetHeader) {
       int64_t offset = 0;
       if (!ParseInteger(value, offset)) return bad(name, value);
@@ -201,6 +207,8 @@ absl::StatusOr<ParsedDeadLetter> ParseDeadLetterRecord(const DeadLetterRecord& r
       letter.headers.emplace_back(name, value);
     }
   }
+  // The partition header is the source's own number only beside a topic.
+  if (letter.source_topic.empty()) letter.source_partition = -1;
   return parsed;
 }
 

@@ -87,8 +87,6 @@ DeadLetterRecord MakeDeadLetterRecord(const DeadLetter& letter);
 struct ParsedDeadLetter {
   DeadLetter letter;
   uint32_t replay_count = 0;
-  // Empty unless the record has `sluice.dlq.source.topic`.
-  std::string source_topic;
 };
 
 // The inverse of MakeDeadLetterRecord(). Missing metadata headers leave

@@ -222,6 +222,10 @@ const std::string& PipelineRuntime::source_name(SourceId source) const {
   return source_names_[source.value()];
 }
 
+std::optional<PartitionName> PipelineRuntime::source_partition_name(const Origin& origin) const {
+  return sources_[origin.source.value()]->PartitionNameOf(origin.partition);
+}
+
 void PipelineRuntime::Complete(absl::Span<const Event> events, absl::Span<const uint8_t> skip) {
   // Runs of one source and partition; a run of consecutive offsets (the
   // common case) goes as a range, without building a list of offsets.

@@ -67,6 +67,8 @@ class PipelineRuntime {
   const std::shared_ptr<CallbackGate>& callback_gate() const { return callback_gate_; }
   bool halted() const { return halted_.load(std::memory_order_acquire); }
   const std::string& source_name(SourceId source) const;
+  // What the event's source calls its partition, if it named it.
+  std::optional<PartitionName> source_partition_name(const Origin& origin) const;
   // One completion for each event of `events` not marked in `skip` (same
   // length as events, or empty for none).
   void Complete(absl::Span<const Event> events, absl::Span<const uint8_t> skip = {});

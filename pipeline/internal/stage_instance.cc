@@ -266,6 +266,18 @@ void StageInstance::RequestRestart(std::string reason) {
   Notify();
 }
 
+void StageInstance::NamePartition(Partition id, PartitionName name) {
+  MutexLock lock(&partition_names_mu_);
+  partition_names_[id.value()] = std::move(name);
+}
+
+std::optional<PartitionName> StageInstance::PartitionNameOf(Partition id) const {
+  MutexLock lock(&partition_names_mu_);
+  auto it = partition_names_.find(id.value());
+  if (it == partition_names_.end()) return std::nullopt;
+  return it->second;
+}
+
 void StageInstance::RequestCrash(absl::Status status) {
   {
     MutexLock lock(&restart_mu_);
@@ -810,6 +822,10 @@ void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& stat
   record.failed_at = runtime_.clock().Now();
   record.source = runtime_.source_name(event.origin().source);
   record.origin = event.origin();
+  if (std::optional<PartitionName> name = runtime_.source_partition_name(event.origin())) {
+    record.source_topic = std::move(name->topic);
+    record.source_partition = name->partition;
+  }
   dead_letters_to_write_.push_back(std::move(record));
 }
 

@@ -98,6 +98,9 @@ class StageInstance final : public Actor, private DispatchTarget {
   void WakeAfter(absl::Duration delay);
   // The supervisor restarts this instance with fresh state.
   void RequestRestart(std::string reason);
+  // Producers: StageContext::NamePartition, and its lookup for dead letters.
+  void NamePartition(Partition id, PartitionName name);
+  std::optional<PartitionName> PartitionNameOf(Partition id) const;
   // The user's stage failed outside a callback (StageContext::Fail): crash.
   void RequestCrash(absl::Status status);
   // Sources: stop emitting and finish once the buffer is sent.
@@ -259,7 +262,11 @@ class StageInstance final : public Actor, private DispatchTarget {
   bool new_demand_ = false;
   bool source_done_ = false;  // producers: Finish() or drain; others: flushed
   bool downstream_done_sent_ = false;
-  std::unique_ptr<AckTracker> ack_tracker_;            // producers
+  std::unique_ptr<AckTracker> ack_tracker_;  // producers
+  // Producers: names given by the source; read by other instances' dead
+  // letters, hence the lock.
+  mutable Mutex partition_names_mu_;
+  absl::flat_hash_map<int32_t, PartitionName> partition_names_ ABSL_GUARDED_BY(partition_names_mu_);
   absl::flat_hash_map<int32_t, int64_t> next_offset_;  // producers: numbering
   bool logged_discard_ = false;
 

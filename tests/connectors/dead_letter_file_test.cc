@@ -92,7 +92,22 @@ TEST(DeadLetterRecordTest, ParseInvertsMake) {
   EXPECT_EQ(parsed->letter.origin.partition, letter.origin.partition);
   EXPECT_EQ(parsed->letter.origin.offset, letter.origin.offset);
   EXPECT_EQ(parsed->replay_count, 0u);
-  EXPECT_EQ(parsed->source_topic, "");
+  EXPECT_EQ(parsed->letter.source_topic, "");
+  EXPECT_EQ(parsed->letter.source_partition, -1);
+}
+
+TEST(DeadLetterRecordTest, ANamedPartitionWritesTheTopicAndItsOwnPartitionNumber) {
+  DeadLetter letter = MakeLetter(5);
+  letter.source_topic = "orders";
+  letter.source_partition = 7;  // origin.partition is the source-local 2
+  const DeadLetterRecord record = MakeDeadLetterRecord(letter);
+  EXPECT_THAT(record.headers, ::testing::Contains(Pair(kDlqSourceTopicHeader, "orders")));
+  EXPECT_THAT(record.headers, ::testing::Contains(Pair(kDlqSourcePartitionHeader, "7")));
+  absl::StatusOr<ParsedDeadLetter> parsed = ParseDeadLetterRecord(record);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->letter.source_topic, "orders");
+  EXPECT_EQ(parsed->letter.source_partition, 7);
+  EXPECT_EQ(parsed->letter.origin.offset, Offset(105));
 }
 
 TEST(DeadLetterRecordTest, ReplayedEventKeepsItsReplayCountAndLosesOldMetadata) {

@@ -192,5 +192,45 @@ TEST(DeadLetterTest, DrainWhileBackendIsDownLeavesTheFailedEventsUncommitted) {
   EXPECT_EQ(dlq->size(), 0u);
 }
 
+// Names its one partition as a Kafka source does; emits 10 events.
+class NamingSource final : public Producer {
+ public:
+  absl::Status Start(const StageContext& context) override {
+    context.NamePartition(Partition(0), {.topic = "orders", .partition = 3});
+    return absl::OkStatus();
+  }
+  absl::Status HandleDemand(size_t, ProducerOutput& out) override {
+    for (int i = 0; i < 10; ++i) out.batch().Append({.value = EventValue(i)});
+    out.Finish();
+    return absl::OkStatus();
+  }
+};
+
+TEST(DeadLetterTest, ADeadLetterCarriesTheNameItsSourceGaveThePartition) {
+  auto log = std::make_shared<SinkLog>();
+  auto dlq = std::make_shared<InMemoryDeadLetterQueue>();
+  testing::EventHook reject_6 = [](const Event& event, const StageContext&) -> absl::Status {
+    if (EventNumber(event.value()) == 6) return absl::InvalidArgumentError("no");
+    return absl::OkStatus();
+  };
+  PipelineBuilder builder({.name = "named", .dead_letter = dlq, .workers = 2});
+  builder.AddProducer("in", [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Producer>> {
+    return std::make_unique<NamingSource>();
+  });
+  builder.AddProducerConsumer("check", MakeMap(reject_6), {.subscribe = {"in"}});
+  builder.AddConsumer("sink", MakeSink(log), {.subscribe = {"check"}});
+  auto pipeline = std::move(builder).Build();
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->Start().ok());
+  RunReport report = (*pipeline)->Wait();
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  std::vector<DeadLetter> dead = dlq->records();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].source, "in");
+  EXPECT_EQ(dead[0].source_topic, "orders");
+  EXPECT_EQ(dead[0].source_partition, 3);
+  EXPECT_EQ(dead[0].origin.offset, Offset(6));
+}
+
 }  // namespace
 }  // namespace sluice

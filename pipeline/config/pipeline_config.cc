@@ -539,9 +539,19 @@ class ConfigBuilder {
         options.partition_by = [header](const Event& event) -> std::string_view {
           return event.header(header).value_or(std::string_view());
         };
+      } else if (*partition_by == "source_partition") {
+        // The partition the event came from at its source (a Kafka
+        // partition): one consumer instance per source partition keeps
+        // its order end to end. Hashes the partition number's bytes,
+        // which live in the event as long as the view is used.
+        options.partition_by = [](const Event& event) -> std::string_view {
+          const Partition& partition = event.origin().partition;
+          return {reinterpret_cast<const char*>(&partition), sizeof(partition)};
+        };
       } else {
         reader.Error("partition_by",
-                     absl::StrCat("\"", *partition_by, "\" is not `key` or `header:<name>`"));
+                     absl::StrCat("\"", *partition_by,
+                                  "\" is not `key`, `header:<name>` or `source_partition`"));
       }
       if (options.dispatch != DispatchMode::kPartition && !reader.failed()) {
         reader.Error("partition_by", "only means something with `dispatch: partition`");

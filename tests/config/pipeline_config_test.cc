@@ -365,5 +365,39 @@ TEST(PipelineConfigTest, SecretsAreMaskedWhenPrinted) {
   EXPECT_THAT(printed, HasSubstr("sasl.password: \"******\""));
 }
 
+TEST(PipelineConfigTest, PartitionBySourcePartitionHashesTheEventsOriginPartition) {
+  absl::StatusOr<PipelineConfig> config = Load(R"(stages:
+  - name: in
+    type: cfg_source
+    dispatch: partition
+    partition_by: source_partition
+  - name: out
+    type: cfg_sink
+    subscribe: in
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const PartitionKey& key_of = config->stages[0].options.partition_by;
+  ASSERT_TRUE(key_of != nullptr);
+  auto event_from = [](int32_t partition, std::string_view key) {
+    return Event({.key = key, .origin = {.partition = Partition(partition)}});
+  };
+  // Same source partition, whatever the key: same bytes; other partition:
+  // other bytes.
+  const Event a = event_from(3, "x"), b = event_from(3, "y"), c = event_from(4, "x");
+  EXPECT_EQ(key_of(a), key_of(b));
+  EXPECT_NE(key_of(a), key_of(c));
+  EXPECT_THAT(Errors(R"(stages:
+  - name: in
+    type: cfg_source
+    dispatch: partition
+    partition_by: sourcepartition
+  - name: out
+    type: cfg_sink
+    subscribe: in
+)"),
+              ElementsAre(HasSubstr("p.yaml:5:19: stage \"in\": partition_by: \"sourcepartition\" "
+                                    "is not `key`, `header:<name>` or `source_partition`")));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -80,7 +80,7 @@ PendingAcks& PendingAcks::operator=(PendingAcks&& other) noexcept {
   if (this != &other) {
     if (state_ != nullptr)
       internal::CompletePendingAcks(
-          *state_, absl::AbortedError("abandoned: pending acknowledgements replaced"));
+          *state_, {absl::AbortedError("abandoned: pending acknowledgements replaced")});
     state_ = std::move(other.state_);
   }
   return *this;
@@ -89,19 +89,25 @@ PendingAcks& PendingAcks::operator=(PendingAcks&& other) noexcept {
 PendingAcks::~PendingAcks() {
   if (state_ != nullptr) {
     internal::CompletePendingAcks(
-        *state_, absl::AbortedError("abandoned: pending acknowledgements dropped by the stage"));
+        *state_, {absl::AbortedError("abandoned: pending acknowledgements dropped by the stage")});
   }
 }
 
 void PendingAcks::Ack() {
   if (state_ == nullptr) return;
-  internal::CompletePendingAcks(*state_, absl::OkStatus());
+  internal::CompletePendingAcks(*state_, {absl::OkStatus()});
+  state_.reset();
+}
+
+void PendingAcks::Complete(std::vector<std::pair<size_t, absl::Status>> failed) {
+  if (state_ == nullptr) return;
+  internal::CompletePendingAcks(*state_, {absl::OkStatus(), std::move(failed)});
   state_.reset();
 }
 
 void PendingAcks::Fail(absl::Status status) {
   if (state_ == nullptr) return;
-  internal::CompletePendingAcks(*state_, std::move(status));
+  internal::CompletePendingAcks(*state_, {std::move(status)});
   state_.reset();
 }
 

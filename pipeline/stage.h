@@ -311,6 +311,11 @@ class PendingAcks {
   void Ack();
   // The held events failed: retried by policy, then dead-lettered.
   void Fail(absl::Status status);
+  // The held events are done, except those in `failed` (by their index in
+  // the batch of the HandleEvents() call that deferred), which fail with
+  // their own status: a sink whose writes fail one by one (a Kafka delivery
+  // report) fails only those.
+  void Complete(std::vector<std::pair<size_t, absl::Status>> failed);
 
  private:
   friend class ConsumerAcks;

@@ -37,27 +37,53 @@ absl::Duration DeadLetterBackoff(uint32_t failures) {
 
 }  // namespace
 
-void CompletePendingAcks(PendingAcksState& state, absl::Status status) {
+void CompletePendingAcks(PendingAcksState& state, PendingAcksCompletion completion) {
   StageInstance* owner = nullptr;
   std::shared_ptr<CallbackGate> gate;
   EventBatch events;
+  std::vector<uint32_t> batch_index;
   {
     MutexLock lock(&state.mu);
     if (state.completed) return;
     if (!state.armed) {
-      if (!state.early.has_value()) state.early = std::move(status);
+      if (!state.early.has_value()) state.early = std::move(completion);
       return;
     }
     state.completed = true;
     owner = state.owner;
     gate = state.gate;
     events = std::move(state.events);
+    batch_index = std::move(state.batch_index);
   }
   // A sink's thread may complete after the run has ended: the gate keeps it
   // off a torn-down instance.
-  if (owner != nullptr) {
-    gate->Run([&] { owner->CompleteDeferred(std::move(events), std::move(status)); });
+  if (owner == nullptr) return;
+  if (!completion.status.ok() || completion.failed.empty()) {
+    gate->Run([&] { owner->CompleteDeferred(std::move(events), std::move(completion.status)); });
+    return;
   }
+  // Some events failed: those fail alone (their own status), the rest are
+  // acknowledged.
+  absl::flat_hash_map<size_t, absl::Status> failed;
+  for (auto& [index, status] : completion.failed) failed.try_emplace(index, std::move(status));
+  EventBatch acknowledged;
+  acknowledged.RetainMemoryOf(events);
+  std::vector<std::pair<EventBatch, absl::Status>> failures;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto it = failed.find(batch_index[i]);
+    if (it == failed.end()) {
+      acknowledged.AppendView(events[i]);
+      continue;
+    }
+    EventBatch one;
+    one.RetainMemoryOf(events);
+    one.AppendView(events[i]);
+    failures.emplace_back(std::move(one), it->second);
+  }
+  gate->Run([&] {
+    for (auto& [one, status] : failures) owner->CompleteDeferred(std::move(one), status);
+    if (!acknowledged.empty()) owner->CompleteDeferred(std::move(acknowledged), absl::OkStatus());
+  });
 }
 
 StageInstance::StageInstance(PipelineRuntime& runtime, StageRuntime& stage, uint32_t index,
@@ -223,14 +249,17 @@ void StageInstance::Handle(DeferredFailedMessage& message) {
 void StageInstance::ArmDeferred(ConsumerAcks& acks, const EventBatch& chunk,
                                 const std::vector<uint8_t>& failed) {
   PendingAcksState& state = *acks.deferred_;
-  std::optional<absl::Status> early;
+  std::optional<PendingAcksCompletion> early;
   {
     MutexLock lock(&state.mu);
     state.owner = this;
     state.gate = runtime_.callback_gate();
     state.events.RetainMemoryOf(chunk);
     for (size_t i = 0; i < chunk.size(); ++i) {
-      if (failed.empty() || !failed[i]) state.events.AppendView(chunk[i]);
+      if (failed.empty() || !failed[i]) {
+        state.events.AppendView(chunk[i]);
+        state.batch_index.push_back(static_cast<uint32_t>(i));
+      }
     }
     state.armed = true;
     deferred_in_flight_.fetch_add(static_cast<int64_t>(state.events.size()),

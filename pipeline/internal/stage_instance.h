@@ -55,18 +55,29 @@ class StageInstance;
 // What a PendingAcks refers to. The runtime arms it when the HandleEvents()
 // call that deferred returns; a completion that comes earlier (inside that
 // very call) is kept and applied on arming.
+// How a PendingAcks completes: `status` for all its events, except (when
+// `status` is OK) those in `failed`, by their index in the deferring call's
+// batch.
+struct PendingAcksCompletion {
+  absl::Status status;
+  std::vector<std::pair<size_t, absl::Status>> failed;
+};
+
 struct PendingAcksState {
   Mutex mu;
   StageInstance* owner ABSL_GUARDED_BY(mu) = nullptr;
   EventBatch events ABSL_GUARDED_BY(mu);
+  // Per event of `events`: its index in the deferring call's batch.
+  std::vector<uint32_t> batch_index ABSL_GUARDED_BY(mu);
   bool armed ABSL_GUARDED_BY(mu) = false;
   bool completed ABSL_GUARDED_BY(mu) = false;
-  std::optional<absl::Status> early ABSL_GUARDED_BY(mu);
+  std::optional<PendingAcksCompletion> early ABSL_GUARDED_BY(mu);
   std::shared_ptr<CallbackGate> gate ABSL_GUARDED_BY(mu);
 };
 
-// Completes `state` with `status` (OK: acknowledged). Idempotent.
-void CompletePendingAcks(PendingAcksState& state, absl::Status status);
+// Completes `state` (see PendingAcksCompletion). Idempotent: only the first
+// completion counts.
+void CompletePendingAcks(PendingAcksState& state, PendingAcksCompletion completion);
 
 class StageInstance final : public Actor, private DispatchTarget {
  public:

@@ -1,8 +1,11 @@
 // A sink that writes in batches acknowledges on flush: its events stay in
 // flight (uncommitted) until then, and acknowledgements it abandons fail the
 // events into the dead-letter queue instead of losing them.
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -128,6 +131,57 @@ TEST(DeferredAckTest, AbandonedAcknowledgementsAreDeadLetteredNotLost) {
   for (const DeadLetter& record : dead) EXPECT_THAT(record.error, HasSubstr("abandoned"));
   EXPECT_EQ(report.events_acknowledged(), 90u);
   EXPECT_EQ(report.partitions[0].commit_point, Offset(100));
+}
+
+// Defers every call and completes it from a thread of its own, failing
+// alone the events whose number ends in 3 (a write that failed for them only).
+class PartlyFailingSink final : public Consumer {
+ public:
+  ~PartlyFailingSink() override { Stop(); }
+  absl::Status HandleEvents(const EventBatch& batch, ConsumerAcks& acks) override {
+    std::vector<std::pair<size_t, absl::Status>> failed;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (testing::EventNumber(batch[i].value()) % 10 == 3) {
+        failed.emplace_back(i, absl::UnavailableError(absl::StrCat("write failed at ", i)));
+      }
+    }
+    Stop();  // one completion thread at a time
+    completer_ = std::thread([pending = acks.Defer(), failed = std::move(failed)]() mutable {
+      pending.Complete(std::move(failed));
+    });
+    return absl::OkStatus();
+  }
+  void Stop() override {
+    if (completer_.joinable()) completer_.join();
+  }
+
+ private:
+  std::thread completer_;
+};
+
+TEST(DeferredAckTest, CompletingWithSomeFailuresFailsOnlyThoseEvents) {
+  auto state = std::make_shared<GeneratorState>();
+  auto dlq = std::make_shared<InMemoryDeadLetterQueue>();
+  PipelineBuilder builder({.name = "partly", .dead_letter = dlq, .workers = 2});
+  builder.AddProducer("gen", MakeGenerator(state, {.total = 500}));
+  builder.AddConsumer("sink",
+                      [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Consumer>> {
+                        return std::make_unique<PartlyFailingSink>();
+                      },
+                      {.subscribe = {"gen"}, .max_demand = 40});
+  auto pipeline = std::move(builder).Build();
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->Start().ok());
+  RunReport report = (*pipeline)->Wait();
+  ASSERT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(report.events_acknowledged(), 450u);
+  std::vector<DeadLetter> dead = dlq->records();
+  ASSERT_EQ(dead.size(), 50u);
+  for (const DeadLetter& record : dead) {
+    EXPECT_EQ(testing::EventNumber(record.value) % 10, 3) << record.value;
+    EXPECT_THAT(record.error, HasSubstr("UNAVAILABLE: write failed at "));
+  }
+  EXPECT_EQ(report.partitions[0].commit_point, Offset(500));
 }
 
 }  // namespace

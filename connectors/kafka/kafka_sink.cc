@@ -19,26 +19,29 @@ namespace internal {
 //
 // `outstanding` counts the messages not yet settled, plus one held by the
 // call that fills the group (so that fast delivery reports cannot complete it
-// half built). Whoever takes it to zero completes `acks`, once (`claimed`).
-// `failure` is written by the one thread that set `failed`, before its
-// decrement; the completer reads it after its own acq_rel decrement, which
-// follows that one in the counter's modification order.
+// half built). Whoever takes it to zero completes `acks`, once (`claimed`):
+// the events whose delivery failed fail alone (PendingAcks::Complete), the
+// others are acknowledged.
 struct DeliveryGroup {
-  explicit DeliveryGroup(PendingAcks pending) : acks(std::move(pending)) {}
+  DeliveryGroup(PendingAcks pending, size_t events) : acks(std::move(pending)) {
+    tickets.reserve(events);  // never reallocated: messages point at tickets
+  }
 
   EventBatch memory;  // retains the input's memory: values are produced zero-copy
   PendingAcks acks;
+  // One per message, its opaque in librdkafka.
+  std::vector<DeliveryTicket> tickets;
   std::atomic<int64_t> outstanding{1};
-  std::atomic<bool> failed{false};
-  absl::Status failure;
+  Mutex failures_mu;
+  std::vector<std::pair<size_t, absl::Status>> failures ABSL_GUARDED_BY(failures_mu);
   std::atomic<bool> claimed{false};
   // Set after `acks` completed: the group may be freed.
   std::atomic<bool> finished{false};
 };
 
 struct OverflowEntry {
-  DeliveryGroup* group;
-  Event event;  // a view into group->memory
+  DeliveryTicket* ticket;
+  Event event;  // a view into the group's memory
   rd_kafka_topic_t* topic;
 };
 
@@ -69,26 +72,39 @@ namespace {
 
 void Complete(DeliveryGroup& group) {
   if (group.claimed.exchange(true, std::memory_order_acq_rel)) return;
-  if (group.failed.load(std::memory_order_acquire)) {
-    group.acks.Fail(group.failure);
-  } else {
+  std::vector<std::pair<size_t, absl::Status>> failures;
+  {
+    MutexLock lock(&group.failures_mu);
+    failures = std::move(group.failures);
+  }
+  if (failures.empty()) {
     group.acks.Ack();
+  } else {
+    group.acks.Complete(std::move(failures));
   }
   group.finished.store(true, std::memory_order_release);
 }
 
-// One message of `group` is settled: delivered (`status` OK) or failed.
-void Settle(DeliveryGroup& group, const absl::Status& status) {
-  if (!status.ok() && !group.failed.exchange(true, std::memory_order_acq_rel)) {
-    group.failure = status;
-  }
+// The call that filled `group` is done adding to it: drops its own count.
+void Release(DeliveryGroup& group) {
   if (group.outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) Complete(group);
+}
+
+// One message is settled: delivered (`status` OK) or failed.
+void Settle(DeliveryTicket& ticket, const absl::Status& status) {
+  DeliveryGroup& group = *ticket.group;
+  if (!status.ok()) {
+    MutexLock lock(&group.failures_mu);
+    group.failures.emplace_back(ticket.index, status);
+  }
+  Release(group);
 }
 
 // Fails a group that can no longer be settled message by message (Stop()).
 void Abandon(DeliveryGroup& group, const absl::Status& status) {
-  if (!group.failed.exchange(true, std::memory_order_acq_rel)) group.failure = status;
-  Complete(group);
+  if (group.claimed.exchange(true, std::memory_order_acq_rel)) return;
+  group.acks.Fail(status);
+  group.finished.store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -97,6 +113,7 @@ void Abandon(DeliveryGroup& group, const absl::Status& status) {
 namespace {
 
 using internal::DeliveryGroup;
+using internal::DeliveryTicket;
 
 void DeliveryReportCallback(rd_kafka_t* producer, const rd_kafka_message_t* message, void* opaque) {
   (void)producer;
@@ -218,7 +235,7 @@ absl::StatusOr<rd_kafka_topic_t*> KafkaSink::TopicFor(const Event& event) {
 }
 
 rd_kafka_resp_err_t KafkaSink::Produce(rd_kafka_topic_t* topic, const Event& event,
-                                       DeliveryGroup* group) {
+                                       DeliveryTicket* ticket) {
   rd_kafka_headers_t* headers = nullptr;
   if (!event.headers().empty()) {
     headers = rd_kafka_headers_new(event.headers().size());
@@ -243,7 +260,7 @@ rd_kafka_resp_err_t KafkaSink::Produce(rd_kafka_topic_t* topic, const Event& eve
   parts[count].u.mem.ptr = event.key().empty() ? nullptr : const_cast<char*>(event.key().data());
   parts[count++].u.mem.size = event.key().size();
   parts[count].vtype = RD_KAFKA_VTYPE_OPAQUE;
-  parts[count++].u.ptr = group;
+  parts[count++].u.ptr = ticket;
   if (event.timestamp_us() > 0) {
     parts[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
     parts[count++].u.i64 = event.timestamp_us() / 1000;
@@ -276,22 +293,25 @@ absl::Status KafkaSink::HandleEvents(const EventBatch& batch, ConsumerAcks& acks
   }
   DeliveryGroup* group = nullptr;
   std::vector<internal::OverflowEntry> wait;
-  for (const Event& event : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Event& event = batch[i];
     absl::StatusOr<rd_kafka_topic_t*> topic = TopicFor(event);
     if (!topic.ok()) {
       acks.Fail(event, topic.status());
       continue;
     }
     if (group == nullptr) {
-      auto made = std::make_unique<DeliveryGroup>(acks.Defer());
+      auto made = std::make_unique<DeliveryGroup>(acks.Defer(), batch.size());
       made->memory.RetainMemoryOf(batch);
       group = made.get();
       MutexLock lock(&mu_);
       groups_.push_back(std::move(made));
     }
+    DeliveryTicket* ticket =
+        &group->tickets.emplace_back(DeliveryTicket{group, static_cast<uint32_t>(i)});
     group->outstanding.fetch_add(1, std::memory_order_relaxed);
     if (!overflowing) {
-      const rd_kafka_resp_err_t error = Produce(*topic, event, group);
+      const rd_kafka_resp_err_t error = Produce(*topic, event, ticket);
       if (error == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
       if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         // From here on this call's events wait for room, in order.
@@ -303,27 +323,27 @@ absl::Status KafkaSink::HandleEvents(const EventBatch& batch, ConsumerAcks& acks
         continue;
       }
     }
-    wait.push_back({group, event, *topic});
+    wait.push_back({ticket, event, *topic});
   }
   if (!wait.empty()) {
     MutexLock lock(&mu_);
     overflow_.insert(overflow_.end(), wait.begin(), wait.end());
   }
-  if (group != nullptr) internal::Settle(*group, absl::OkStatus());  // the call's own count
+  if (group != nullptr) internal::Release(*group);  // the call's own count
   return absl::OkStatus();
 }
 
 void KafkaSink::DrainOverflow() {
-  std::vector<std::pair<DeliveryGroup*, absl::Status>> failures;
+  std::vector<std::pair<DeliveryTicket*, absl::Status>> failures;
   {
     MutexLock lock(&mu_);
     while (overflow_next_ < overflow_.size()) {
       const internal::OverflowEntry& entry = overflow_[overflow_next_];
-      const rd_kafka_resp_err_t error = Produce(entry.topic, entry.event, entry.group);
+      const rd_kafka_resp_err_t error = Produce(entry.topic, entry.event, entry.ticket);
       if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
       ++overflow_next_;
       if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        failures.emplace_back(entry.group, DeliveryError(error, rd_kafka_topic_name(entry.topic)));
+        failures.emplace_back(entry.ticket, DeliveryError(error, rd_kafka_topic_name(entry.topic)));
       }
     }
     if (overflow_next_ == overflow_.size()) {
@@ -331,7 +351,7 @@ void KafkaSink::DrainOverflow() {
       overflow_next_ = 0;
     }
   }
-  for (auto& [group, status] : failures) internal::Settle(*group, status);
+  for (auto& [ticket, status] : failures) internal::Settle(*ticket, status);
 }
 
 void KafkaSink::ReapGroups() {
@@ -351,12 +371,12 @@ void KafkaSink::PollLoop() {
 }
 
 void KafkaSink::OnDelivery(const rd_kafka_message_t& message) {
-  auto* group = static_cast<DeliveryGroup*>(message._private);
-  if (group == nullptr) return;
+  auto* ticket = static_cast<DeliveryTicket*>(message._private);
+  if (ticket == nullptr) return;
   if (message.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    internal::Settle(*group, absl::OkStatus());
+    internal::Settle(*ticket, absl::OkStatus());
   } else {
-    internal::Settle(*group, DeliveryError(message.err, rd_kafka_topic_name(message.rkt)));
+    internal::Settle(*ticket, DeliveryError(message.err, rd_kafka_topic_name(message.rkt)));
   }
 }
 
@@ -426,7 +446,7 @@ void KafkaSink::Stop() {
     }
     const absl::Status stopped =
         absl::UnavailableError(absl::StrCat(what_, ": stopped before the event was produced"));
-    for (const internal::OverflowEntry& entry : unsent) internal::Settle(*entry.group, stopped);
+    for (const internal::OverflowEntry& entry : unsent) internal::Settle(*entry.ticket, stopped);
     const absl::Time purge_deadline = absl::Now() + absl::Seconds(5);
     while (rd_kafka_outq_len(producer_) > 0 && absl::Now() < purge_deadline) {
       rd_kafka_poll(producer_, 50);

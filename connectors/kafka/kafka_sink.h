@@ -22,15 +22,15 @@
 // report) and defers the call's acknowledgement (ConsumerAcks::Defer). A
 // thread of the sink's own polls the producer, which runs the delivery
 // reports: the call's PendingAcks completes when every one of its events is
-// reported, OK if all were delivered, failed with the first error otherwise.
+// reported; each event whose delivery failed fails with its own error.
 //
 // Decisions (docs/kafka.md, "Sink"):
 //   - Key, value and headers go out byte for byte; an empty key is sent as
 //     no key (null), so keyless events spread over partitions. The event's
 //     timestamp, when set, becomes the message timestamp.
-//   - Acknowledgement is per HandleEvents() call: one failed delivery fails
-//     the whole call's events (the others were delivered and will be again on
-//     retry: at-least-once, duplicates possible, losses none).
+//   - Acknowledgement is per HandleEvents() call, completed when every one of
+//     its messages has its delivery report: the events whose delivery failed
+//     fail alone (PendingAcks::Complete), the others are acknowledged.
 //   - An event that cannot be produced at all (larger than message.max.bytes,
 //     no topic from topic_from and no `topic`) fails alone, kInvalidArgument.
 //   - Backpressure is demand: the runtime stops handing a sink input once
@@ -95,6 +95,11 @@ struct KafkaSinkOptions {
 namespace internal {
 struct DeliveryGroup;
 struct OverflowEntry;
+// One message's place: its group and its index in the group's call batch.
+struct DeliveryTicket {
+  DeliveryGroup* group;
+  uint32_t index;
+};
 class TopicFieldReader;
 }  // namespace internal
 
@@ -125,10 +130,10 @@ class KafkaSink final : public Consumer {
   // The topic handle for `event`, or an error for an event with no topic.
   absl::StatusOr<rd_kafka_topic_t*> TopicFor(const Event& event);
   absl::StatusOr<rd_kafka_topic_t*> TopicHandle(std::string_view name);
-  // Hands one message to librdkafka (counted in `group` by the caller).
-  // Returns its synchronous error.
+  // Hands one message to librdkafka (counted in its group by the caller);
+  // `ticket` comes back in its delivery report. Returns its synchronous error.
   rd_kafka_resp_err_t Produce(rd_kafka_topic_t* topic, const Event& event,
-                              internal::DeliveryGroup* group);
+                              internal::DeliveryTicket* ticket);
   // Produces what waits in the overflow list, until librdkafka's queue is
   // full again. Poll thread (or Stop()).
   void DrainOverflow();

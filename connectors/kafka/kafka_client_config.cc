@@ -48,22 +48,6 @@ std::optional<std::string> SetProperty(rd_kafka_conf_t* conf, const std::string&
   return text;
 }
 
-// librdkafka's log lines go to spdlog (stderr by default would interleave
-// with `sluice run`'s status line). Syslog levels: 0-3 error, 4 warning,
-// 5-6 info, 7 debug.
-void LogToSpdlog(const rd_kafka_t* client, int level, const char* facility, const char* message) {
-  const char* name = client != nullptr ? rd_kafka_name(client) : "rdkafka";
-  if (level <= 3) {
-    spdlog::error("librdkafka {} {}: {}", name, facility, message);
-  } else if (level == 4) {
-    spdlog::warn("librdkafka {} {}: {}", name, facility, message);
-  } else if (level <= 6) {
-    spdlog::info("librdkafka {} {}: {}", name, facility, message);
-  } else {
-    spdlog::debug("librdkafka {} {}: {}", name, facility, message);
-  }
-}
-
 bool NamesTheBrokers(std::string_view name) {
   return name == "bootstrap.servers" || name == "metadata.broker.list";
 }
@@ -124,6 +108,23 @@ std::optional<KafkaClientOptions> ReadKafkaClientOptions(OptionReader& options) 
   return client;
 }
 
+// librdkafka's log lines go to spdlog (stderr by default would interleave
+// with `sluice run`'s status line). Syslog levels: 0-3 error, 4 warning,
+// 5-6 info, 7 debug.
+void LogRdKafkaToSpdlog(const rd_kafka_t* client, int level, const char* facility,
+                        const char* message) {
+  const char* name = client != nullptr ? rd_kafka_name(client) : "rdkafka";
+  if (level <= 3) {
+    spdlog::error("librdkafka {} {}: {}", name, facility, message);
+  } else if (level == 4) {
+    spdlog::warn("librdkafka {} {}: {}", name, facility, message);
+  } else if (level <= 6) {
+    spdlog::info("librdkafka {} {}: {}", name, facility, message);
+  } else {
+    spdlog::debug("librdkafka {} {}: {}", name, facility, message);
+  }
+}
+
 absl::StatusOr<rd_kafka_conf_t*> MakeRdKafkaConf(const KafkaClientOptions& options) {
   std::string bootstrap = options.brokers;
   if (options.is_embedded()) {
@@ -132,7 +133,7 @@ absl::StatusOr<rd_kafka_conf_t*> MakeRdKafkaConf(const KafkaClientOptions& optio
     bootstrap = (*broker)->bootstrap_servers();
   }
   ConfPtr conf(rd_kafka_conf_new());
-  rd_kafka_conf_set_log_cb(conf.get(), LogToSpdlog);
+  rd_kafka_conf_set_log_cb(conf.get(), LogRdKafkaToSpdlog);
   if (std::optional<std::string> error = SetProperty(conf.get(), "bootstrap.servers", bootstrap)) {
     return absl::InvalidArgumentError(absl::StrCat("kafka: brokers: ", *error));
   }

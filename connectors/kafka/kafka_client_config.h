@@ -73,6 +73,12 @@ std::optional<KafkaClientOptions> ReadKafkaClientOptions(OptionReader& options);
 // (rd_kafka_conf_destroy, or rd_kafka_new takes it).
 absl::StatusOr<rd_kafka_conf_t*> MakeRdKafkaConf(const KafkaClientOptions& options);
 
+// The log callback MakeRdKafkaConf() installs: librdkafka's syslog levels
+// to spdlog's (0-3 error, 4 warning, 5-6 info, 7 debug). For a client that
+// installs a log callback of its own and forwards to this one.
+void LogRdKafkaToSpdlog(const rd_kafka_t* client, int level, const char* facility,
+                        const char* message);
+
 // Property names whose values are secrets (sasl.password, ssl.key.password,
 // ssl.key.pem, sasl.oauthbearer.client.secret, ...): masked in
 // `sluice validate --print` and logs.

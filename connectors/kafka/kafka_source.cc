@@ -15,6 +15,7 @@
 #include <new>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -46,10 +47,14 @@ constexpr absl::Duration kProbeInterval = absl::Seconds(1);
 constexpr int kProbeTimeoutMs = 1000;
 constexpr absl::Duration kPausedWatermarkInterval = absl::Seconds(5);
 constexpr int kWatermarkQueryTimeoutMs = 500;
-// A synchronous commit refused while the group rebalances is tried again
-// this often, for at most this long.
+// A synchronous commit refused while the group rebalances or its
+// coordinator moves is tried again this often, for at most this long.
 constexpr absl::Duration kSyncCommitRetry = absl::Milliseconds(100);
 constexpr absl::Duration kSyncCommitTimeout = absl::Seconds(5);
+// Stop() waits at most this long for a rejoining group to settle before its
+// last commit (a rebalance on the embedded broker takes about
+// session.timeout.ms - 1s).
+constexpr absl::Duration kFinalCommitTimeout = absl::Seconds(10);
 // A revoke waiting for its in-flight events looks this often.
 constexpr absl::Duration kDrainCheck = absl::Milliseconds(5);
 
@@ -62,11 +67,9 @@ bool HasProperty(const KafkaClientOptions& client, std::string_view name) {
                      [&](const auto& property) { return property.first == name; });
 }
 
-// Errors a commit may meet while the group or its coordinator is changing.
-bool IsRetriableCommitError(rd_kafka_resp_err_t err) {
+// Errors of a group coordinator that is moving or unreachable for a moment.
+bool IsCoordinatorError(rd_kafka_resp_err_t err) {
   switch (err) {
-    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
-    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
     case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
@@ -78,6 +81,24 @@ bool IsRetriableCommitError(rd_kafka_resp_err_t err) {
     default:
       return false;
   }
+}
+
+// Errors of a group that rebalances (or moved on without this member): a
+// commit can succeed only once this consumer has rejoined.
+bool IsRebalanceError(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+         err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
+}
+
+// librdkafka 2.0.2's consumer-group join states (rdkafka_cgrp.c) in which the
+// consumer is not a settled member: it has sent, or is about to send, a
+// JoinGroup or SyncGroup. A commit sent then reaches the coordinator after
+// the generation moved on; its ILLEGAL_GENERATION answer makes 2.0.2 reset
+// the new generation to -1, fail its SyncGroup and lose the whole
+// assignment (librdkafka issue #4059, fixed in 2.6.0).
+bool IsJoiningState(std::string_view state) {
+  return state == "init" || state == "wait-join" || state == "wait-metadata" ||
+         state == "wait-sync";
 }
 
 struct TopicPartitionListDeleter {
@@ -111,15 +132,29 @@ class KafkaSource::ConsumerHandle {
       : handle_(handle), target_(std::move(target)) {}
   // The poll thread closed the consumer already, unless Start() failed
   // half-way (then rd_kafka_destroy() closes it).
-  ~ConsumerHandle() { rd_kafka_destroy(handle_); }
+  ~ConsumerHandle() {
+    if (leak_) {
+      (void)target_.release();  // librdkafka's threads may still log to it
+      return;
+    }
+    // After a fatal error rd_kafka_consumer_close() returns at once and a
+    // plain rd_kafka_destroy() waits forever for the group to terminate
+    // (librdkafka 2.0.2): the close has been done, so skip it.
+    const bool fatal = rd_kafka_fatal_error(handle_, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_destroy_flags(handle_, fatal ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+  }
   ConsumerHandle(const ConsumerHandle&) = delete;
   ConsumerHandle& operator=(const ConsumerHandle&) = delete;
 
   rd_kafka_t* get() const { return handle_; }
+  // Never rd_kafka_destroy() the (closed) handle: see
+  // CallbackTarget::assignor_state_missing().
+  void Leak() { leak_ = true; }
 
  private:
   rd_kafka_t* const handle_;
-  const std::unique_ptr<CallbackTarget> target_;  // the callbacks' opaque
+  std::unique_ptr<CallbackTarget> target_;  // the callbacks' opaque
+  bool leak_ = false;
 };
 
 // What librdkafka's callbacks reach. Outlives the source (it is the
@@ -127,6 +162,23 @@ class KafkaSource::ConsumerHandle {
 // defaults.
 struct KafkaSource::CallbackTarget {
   std::atomic<KafkaSource*> source{nullptr};
+  // Written by LogCallback() on librdkafka's main thread, read by the poll
+  // thread before it commits. A hint, ordered by nothing else: relaxed.
+  std::atomic<bool> group_settled{false};
+  // A JoinGroup was answered (librdkafka then holds the cooperative-sticky
+  // assignor) and no SyncGroup has succeeded yet (which makes the assignor's
+  // state). Destroying the handle in between aborts the process in
+  // librdkafka 2.0.2 (rd_kafka_sticky_assignor_state_destroy asserts; issue
+  // #4312, fixed in 2.2.1). Same threads and order as group_settled.
+  std::atomic<bool> join_answered{false};
+  std::atomic<bool> synced{false};
+  bool assignor_state_missing() const {
+    return join_answered.load(std::memory_order_relaxed) && !synced.load(std::memory_order_relaxed);
+  }
+  // The user asked for librdkafka debug lines (`debug` in properties);
+  // otherwise the ones the source enables for itself are not forwarded.
+  // Written before rd_kafka_new(), which starts the threads that read it.
+  bool forward_debug = false;
 };
 
 // One assignment of a Kafka partition.
@@ -140,6 +192,9 @@ struct KafkaSource::PartitionState {
   int64_t next_offset = -1;
   bool paused = false;
   bool revoking = false;
+  // A partition end (RD_KAFKA_RESP_ERR__PARTITION_EOF) came after the last
+  // message queued (only with stop_when_idle).
+  bool at_end = false;
   // The last commit point sent, and the last the broker confirmed.
   int64_t commit_sent = -1;
   std::optional<int64_t> committed;
@@ -254,6 +309,21 @@ absl::Status KafkaSource::Start(const StageContext& context) {
   if (!HasProperty(options_.client, "partition.assignment.strategy")) {
     settings.emplace_back("partition.assignment.strategy", "cooperative-sticky");
   }
+  // The join state is reported only in librdkafka's "cgrp" debug lines;
+  // LogCallback() reads it there (see IsJoiningState()).
+  std::string debug = "cgrp";
+  bool user_debug = false;
+  for (const auto& [name, value] : options_.client.properties) {
+    if (name != "debug") continue;
+    user_debug = true;
+    debug = absl::StrContains(value, "all") || absl::StrContains(value, "cgrp")
+                ? value
+                : absl::StrCat(value, ",cgrp");
+  }
+  settings.emplace_back("debug", debug);
+  if (options_.stop_when_idle > absl::ZeroDuration()) {
+    settings.emplace_back("enable.partition.eof", "true");
+  }
   if (!HasProperty(options_.client, "client.id")) {
     settings.emplace_back("client.id",
                           absl::StrCat("sluice-", Av(context.pipeline_name()), "-",
@@ -268,7 +338,9 @@ absl::Status KafkaSource::Start(const StageContext& context) {
     }
   }
   auto target = std::make_unique<CallbackTarget>();
+  target->forward_debug = user_debug;
   rd_kafka_conf_set_opaque(conf, target.get());
+  rd_kafka_conf_set_log_cb(conf, &KafkaSource::LogCallback);
   rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::RebalanceCallback);
   rd_kafka_conf_set_error_cb(conf, &KafkaSource::ErrorCallback);
   rd_kafka_conf_set_offset_commit_cb(conf, &KafkaSource::CommitCallback);
@@ -316,6 +388,14 @@ void KafkaSource::Stop() {
     rd_kafka_queue_destroy(consumer_queue_);
     consumer_queue_ = nullptr;
   }
+  if (consumer_ != nullptr && static_cast<const CallbackTarget*>(rd_kafka_opaque(consumer_->get()))
+                                  ->assignor_state_missing()) {
+    spdlog::warn(
+        "{}: the consumer joined its group but never completed a SyncGroup: its handle is "
+        "closed and left undestroyed (destroying it would abort: librdkafka 2.0.2 issue #4312)",
+        what_);
+    consumer_->Leak();
+  }
   // Batches still in flight keep the handle until their messages go.
   consumer_.reset();
 }
@@ -330,6 +410,12 @@ absl::Status KafkaSource::HandleDemand(size_t demand, ProducerOutput& out) {
   {
     MutexLock lock(&mu_);
     if (!fatal_.ok()) return fatal_;
+    if (idle_finish_) {
+      // Whatever arrived since the decision stays unemitted, so uncommitted:
+      // the next run reads it.
+      out.Finish();
+      return absl::OkStatus();
+    }
     demand = std::min(demand, kMaxEventsPerCall);
     const size_t count = order_.size();
     size_t ready = 0;
@@ -405,9 +491,10 @@ void KafkaSource::PollLoop() {
     if (Fetch() > 0) context_->Wake();
     now = absl::Now();
     if (now >= next_commit) {
-      Commit({}, /*sync=*/false);
+      CommitPeriodically();
       next_commit = now + options_.commit_interval;
     }
+    if (options_.stop_when_idle > absl::ZeroDuration()) CheckIdle(now);
     if (now >= next_publish) {
       PublishStatus(now - last_watermark_query_ >= kPausedWatermarkInterval);
       next_publish = now + kPublishInterval;
@@ -416,7 +503,16 @@ void KafkaSource::PollLoop() {
   // Stop(): what is done now is committed, then leaving the group revokes
   // every partition through OnRebalance() (no drain wait: the pipeline has
   // drained already, or gave up on it).
-  Commit({}, /*sync=*/true);
+  CommitFinal();
+  // See CallbackTarget::assignor_state_missing(): let the SyncGroup in
+  // flight complete before closing (bounded; Stop() leaks the handle if it
+  // never does).
+  const auto* target = static_cast<const CallbackTarget*>(rd_kafka_opaque(handle));
+  const absl::Time sync_deadline = absl::Now() + kFinalCommitTimeout;
+  while (target->assignor_state_missing() && absl::Now() < sync_deadline &&
+         rd_kafka_fatal_error(handle, nullptr, 0) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Fetch();
+  }
   closing_ = true;
   if (rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle); err) {
     spdlog::warn("{}: closing the consumer: {}", what_, rd_kafka_err2str(err));
@@ -464,6 +560,11 @@ size_t KafkaSource::QueueFetched() {
     int32_t state_partition = -1;
     for (rd_kafka_message_t* message : fetched_) {
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && message->rkt != nullptr) {
+          // Comes after the partition's messages before it, in order.
+          PartitionState* at = FindLocked(rd_kafka_topic_name(message->rkt), message->partition);
+          if (at != nullptr && !at->revoking) at->at_end = true;
+        }
         errors.push_back(message);
         continue;
       }
@@ -480,6 +581,7 @@ size_t KafkaSource::QueueFetched() {
       }
       state->queue.push_back(message);
       state->next_offset = message->offset + 1;
+      state->at_end = false;
       ++queued;
     }
     buffered_ += queued;
@@ -491,7 +593,10 @@ size_t KafkaSource::QueueFetched() {
     status_->set_connected(true);
   }
   for (rd_kafka_message_t* message : errors) {
-    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+      // The high-level consumer reports a fatal error as a message.
+      OnError(message->err, rd_kafka_message_errstr(message));
+    } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       spdlog::warn("{}: {}{}{}: {}", what_, message->rkt ? rd_kafka_topic_name(message->rkt) : "",
                    message->rkt ? "/" : "",
                    message->rkt ? absl::StrCat(message->partition) : std::string(),
@@ -536,7 +641,7 @@ void KafkaSource::UpdatePause() {
   }
 }
 
-void KafkaSource::Commit(const std::vector<Partition>& ids, bool sync) {
+rd_kafka_resp_err_t KafkaSource::Commit(const std::vector<Partition>& ids, bool sync) {
   TopicPartitionList offsets = NewList(8);
   {
     MutexLock lock(&mu_);
@@ -544,44 +649,132 @@ void KafkaSource::Commit(const std::vector<Partition>& ids, bool sync) {
       if (!ids.empty() && std::find(ids.begin(), ids.end(), state->id) == ids.end()) continue;
       // The contiguous done prefix only: 7 may be done while 5 is in flight.
       const std::optional<Offset> point = ack_tracker_->CommitPoint(state->id);
-      if (!point.has_value() || point->value() <= state->commit_sent) continue;
+      if (!point.has_value()) continue;
+      // Async: not again while one is on its way. Sync: whatever the broker
+      // has not confirmed (an async one may still fail).
+      const int64_t below = sync ? state->committed.value_or(-1) : state->commit_sent;
+      if (point->value() <= below) continue;
       rd_kafka_topic_partition_list_add(offsets.get(), state->topic_partition.topic.c_str(),
                                         state->topic_partition.partition)
           ->offset = point->value();
-      state->commit_sent = point->value();
+      state->commit_sent = std::max(state->commit_sent, point->value());
     }
   }
-  if (offsets->cnt == 0) return;
+  if (offsets->cnt == 0) return RD_KAFKA_RESP_ERR_NO_ERROR;
   if (!sync) {
     // Reports through CommitCallback(), unless it was not even sent.
     const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_->get(), offsets.get(), 1);
     if (err) OnCommitted(err, offsets.get());
-    return;
+    return err;
   }
-  // A revoke or Stop() is the last chance to commit: a group in the middle
-  // of a rebalance (another member joining or leaving) refuses commits for a
-  // moment, so try again until it settles or kSyncCommitTimeout.
+  const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_->get(), offsets.get(), 0);
+  OnCommitted(err, offsets.get(), /*quiet=*/true);
+  if (err) return err;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    if (offsets->elems[i].err) return offsets->elems[i].err;
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void KafkaSource::CommitPeriodically() {
+  // Not while the group is rejoining (see IsJoiningState()): the next tick
+  // after it settled commits instead. What remains is a window of
+  // microseconds between this check and librdkafka taking the commit.
+  if (!group_settled()) return;
+  Commit({}, /*sync=*/false);
+}
+
+void KafkaSource::CommitRevoked(const std::vector<Partition>& ids) {
+  // Inside the rebalance callback this member cannot rejoin, so a rebalance
+  // that refuses the commit now refuses it until the callback returns: only
+  // a coordinator that moves or reconnects is waited for.
   const absl::Time deadline = absl::Now() + kSyncCommitTimeout;
   for (;;) {
-    rd_kafka_resp_err_t err = rd_kafka_commit(consumer_->get(), offsets.get(), 0);
-    TopicPartitionList retry = NewList(static_cast<size_t>(offsets->cnt));
-    for (int i = 0; i < offsets->cnt; ++i) {
-      const rd_kafka_topic_partition_t& element = offsets->elems[i];
-      if (IsRetriableCommitError(err ? err : element.err)) {
-        rd_kafka_topic_partition_list_add(retry.get(), element.topic, element.partition)->offset =
-            element.offset;
-      }
-    }
-    if (retry->cnt == 0 || absl::Now() >= deadline) {
-      OnCommitted(err, offsets.get());
+    const rd_kafka_resp_err_t err = Commit(ids, /*sync=*/true);
+    if (!err) return;
+    if (!IsCoordinatorError(err) || absl::Now() >= deadline) {
+      spdlog::warn(
+          "{}: commit on revoke failed: {}: the partitions' next owner reads again from the "
+          "last committed offset",
+          what_, rd_kafka_err2str(err));
       return;
     }
     absl::SleepFor(kSyncCommitRetry);
-    offsets = std::move(retry);
   }
 }
 
-void KafkaSource::OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets) {
+void KafkaSource::CommitFinal() {
+  // The group may be rebalancing (another member joining or leaving): wait
+  // until this consumer has rejoined, serving the rebalance callbacks, and
+  // commit then.
+  // After a fatal error librdkafka refuses every commit.
+  if (rd_kafka_fatal_error(consumer_->get(), nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const absl::Time deadline = absl::Now() + kFinalCommitTimeout;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  while (HasUncommitted()) {
+    if (group_settled()) {
+      err = Commit({}, /*sync=*/true);
+      if (!err || (!IsRebalanceError(err) && !IsCoordinatorError(err))) break;
+    } else {
+      err = RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+    }
+    if (absl::Now() >= deadline) break;
+    if (group_settled()) {
+      absl::SleepFor(kSyncCommitRetry);
+    } else {
+      // Serves the rebalance (up to kPollTimeoutMs); what this fetches is
+      // dropped at close, never emitted.
+      Fetch();
+    }
+  }
+  if (err && HasUncommitted()) {
+    spdlog::warn("{}: last commit failed: {}: events done since the last commit are read again",
+                 what_, rd_kafka_err2str(err));
+  }
+}
+
+bool KafkaSource::HasUncommitted() {
+  MutexLock lock(&mu_);
+  for (PartitionState* state : order_) {
+    const std::optional<Offset> point = ack_tracker_->CommitPoint(state->id);
+    if (point.has_value() && point->value() > state->committed.value_or(-1)) return true;
+  }
+  return false;
+}
+
+void KafkaSource::CheckIdle(absl::Time now) {
+  bool all_at_end = false;
+  {
+    MutexLock lock(&mu_);
+    if (idle_finish_) return;
+    all_at_end = !order_.empty() && buffered_ == 0 &&
+                 std::all_of(order_.begin(), order_.end(), [](const PartitionState* state) {
+                   return state->at_end && !state->revoking;
+                 });
+  }
+  if (!all_at_end) {
+    idle_since_ = absl::InfiniteFuture();
+    return;
+  }
+  if (idle_since_ == absl::InfiniteFuture()) idle_since_ = now;
+  if (now - idle_since_ < options_.stop_when_idle) return;
+  spdlog::info("{}: every partition at its end for {}: finishing (stop_when_idle)", what_,
+               absl::FormatDuration(options_.stop_when_idle));
+  {
+    MutexLock lock(&mu_);
+    idle_finish_ = true;
+  }
+  context_->Wake();
+}
+
+bool KafkaSource::group_settled() const {
+  const CallbackTarget* target =
+      static_cast<const CallbackTarget*>(rd_kafka_opaque(consumer_->get()));
+  return target->group_settled.load(std::memory_order_relaxed);
+}
+
+void KafkaSource::OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                              bool quiet) {
   if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || offsets == nullptr) return;
   bool any_ok = false;
   std::string failed;
@@ -605,7 +798,7 @@ void KafkaSource::OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     }
   }
   if (any_ok) status_->set_connected(true);
-  if (!failed.empty()) spdlog::warn("{}: commit failed: {}", what_, failed);
+  if (!failed.empty() && !quiet) spdlog::warn("{}: commit failed: {}", what_, failed);
 }
 
 void KafkaSource::PublishStatus(bool query_paused_watermarks) {
@@ -693,7 +886,7 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
   QueueFetched();
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(handle), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    spdlog::info("{}: assigned {}", what_, DescribeList(partitions));
+    if (partitions->cnt > 0) spdlog::info("{}: assigned {}", what_, DescribeList(partitions));
     Assign(partitions);
     if (cooperative) {
       if (rd_kafka_error_t* error = rd_kafka_incremental_assign(handle, partitions)) {
@@ -769,7 +962,7 @@ void KafkaSource::Revoke(const rd_kafka_topic_partition_list_t* partitions, bool
   PublishStatus(false);  // shows the partitions revoking while they drain
   if (!lost) {
     if (!closing_) WaitForDrain(ids, absl::Now() + options_.revoke_timeout);
-    Commit(ids, /*sync=*/true);
+    CommitRevoked(ids);
   }
   {
     MutexLock lock(&mu_);
@@ -867,6 +1060,34 @@ void KafkaSource::CommitCallback(rd_kafka_t* handle, rd_kafka_resp_err_t err,
   if (source != nullptr) source->OnCommitted(err, offsets);
 }
 
+void KafkaSource::LogCallback(const rd_kafka_t* handle, int level, const char* facility,
+                              const char* message) {
+  auto* target = static_cast<CallbackTarget*>(rd_kafka_opaque(handle));
+  if (target != nullptr && std::strcmp(facility, "CGRPJOINSTATE") == 0) {
+    // [thrd:main]: Group "orders" changed join state steady -> wait-join (state up)
+    const std::string_view text(message);
+    const size_t arrow = text.rfind(" -> ");
+    if (arrow != std::string_view::npos) {
+      std::string_view from = text.substr(0, arrow);
+      from = from.substr(from.rfind(' ') + 1);
+      std::string_view state = text.substr(arrow + 4);
+      state = state.substr(0, state.find(' '));
+      target->group_settled.store(!IsJoiningState(state), std::memory_order_relaxed);
+      // wait-join -> wait-metadata (leader) or wait-sync: JoinGroup answered.
+      // wait-sync -> anything but init: SyncGroup succeeded.
+      if (from == "wait-join" && (state == "wait-metadata" || state == "wait-sync")) {
+        target->join_answered.store(true, std::memory_order_relaxed);
+      } else if (from == "wait-sync" && state != "init") {
+        target->synced.store(true, std::memory_order_relaxed);
+      }
+    }
+  }
+  constexpr int kDebugLevel = 7;  // syslog's LOG_DEBUG
+  if (level < kDebugLevel || target == nullptr || target->forward_debug) {
+    LogRdKafkaToSpdlog(handle, level, facility, message);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Registration: `type: kafka` as a source
 
@@ -929,6 +1150,8 @@ ProducerFactory MakeKafkaSource(StageTypeContext& context) {
   if (std::optional<int64_t> fetch_buffer = options.Int("fetch_buffer", 1, 100'000'000)) {
     source.fetch_buffer = static_cast<size_t>(*fetch_buffer);
   }
+  source.stop_when_idle =
+      options.Duration("stop_when_idle", absl::Milliseconds(1)).value_or(source.stop_when_idle);
   if (options.failed()) return nullptr;
   return KafkaSource::Factory(std::move(source));
 }

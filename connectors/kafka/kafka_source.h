@@ -15,6 +15,7 @@
 //     revoke_timeout: 10s
 //     ordering: unordered             # unordered | partition
 //     fetch_buffer: 10000             # events fetched ahead of demand, at most
+//     stop_when_idle: 5s              # off by default; for batch jobs
 //     properties: {fetch.max.bytes: 1048576}
 //
 // Threads and queues. librdkafka's calls block, so a poll thread of the
@@ -37,7 +38,11 @@
 // runtime's AckTracker gives per assignment the contiguous done prefix. The
 // poll thread commits it (offset = next to read) every `commit_interval`
 // (asynchronously), on revoke and at Stop() (synchronously). Auto-commit and
-// auto offset store are off.
+// auto offset store are off. No commit is sent while the consumer is
+// (re)joining its group: librdkafka 2.0.2 loses the whole assignment when a
+// commit sent then comes back ILLEGAL_GENERATION (upstream issue #4059), so
+// the source follows the join state through librdkafka's "cgrp" debug lines
+// (docs/kafka.md, "Rebalances").
 //
 // Rebalances (cooperative-sticky by default; eager strategies work too). On
 // revoke, inside librdkafka's rebalance callback on the poll thread: the
@@ -46,9 +51,16 @@
 // be done, the done prefix is committed synchronously, the assignment id is
 // forgotten by the AckTracker, and only then are exactly the revoked
 // partitions unassigned. librdkafka runs no other rebalance step until the
-// callback returns, so a re-grant always comes after the unassign and keeps
-// its new assignment. Lost partitions (the session expired) are neither
-// waited for nor committed.
+// unassign (the group waits in "wait-unassign-call"; heartbeats go on), so a
+// re-grant always comes after the unassign and keeps its new assignment.
+// Lost partitions (the session expired) are neither waited for nor
+// committed.
+//
+// Ending by itself (`stop_when_idle`, off by default). With it set, the
+// source reads partition ends (enable.partition.eof) and finishes
+// (ProducerOutput::Finish) once every assigned partition has been at its end,
+// with nothing queued, for that long; the pipeline then ends when the rest is
+// done, and Stop() commits as on shutdown.
 //
 // Errors. Transient errors are logged and librdkafka reconnects; connected()
 // is false while every broker is down. A fatal consumer error
@@ -116,6 +128,11 @@ struct KafkaSourceOptions {
   // Events fetched and held ahead of demand, over all partitions; beyond it
   // the partitions are paused. Defaults to 10000. REQUIRES: >= 1.
   size_t fetch_buffer = 10000;
+  // When > 0, the source finishes once at least one partition is assigned
+  // and every assigned partition has been at its end (nothing more to read,
+  // nothing queued) for this long; for batch jobs and the quickstart.
+  // Defaults to 0: off, the source runs until the pipeline is stopped.
+  absl::Duration stop_when_idle = absl::ZeroDuration();
 };
 
 // The statuses of one stage's instances, kept by its factory across
@@ -173,8 +190,26 @@ class KafkaSource final : public Producer {
   // Pauses every partition when the buffer is full, resumes at half.
   void UpdatePause();
   // Commits the done prefix of `ids` (all assigned partitions if empty)
-  // where it moved. Synchronous commits wait for the broker.
-  void Commit(const std::vector<Partition>& ids, bool sync);
+  // where it moved past what was sent (async) or confirmed (sync). A
+  // synchronous commit waits for the broker and returns the first error of
+  // the partitions that failed (NO_ERROR if none, or nothing to commit).
+  rd_kafka_resp_err_t Commit(const std::vector<Partition>& ids, bool sync);
+  // The periodic commit: asynchronous, skipped while the group rejoins.
+  void CommitPeriodically();
+  // The revoke's commit, from inside the rebalance callback.
+  void CommitRevoked(const std::vector<Partition>& ids);
+  // Stop()'s commit: waits (serving rebalances) until the group is settled,
+  // commits, and tries again after a rebalance refused it, for at most
+  // kSyncCommitTimeout.
+  void CommitFinal();
+  // Some assigned partition's done prefix is past its confirmed commit.
+  bool HasUncommitted();
+  // Poll thread: finishes the source once every partition has been at its
+  // end for `stop_when_idle`.
+  void CheckIdle(absl::Time now);
+  // librdkafka's join state says the consumer is a settled member of its
+  // group (not joining, syncing or waiting for metadata).
+  bool group_settled() const;
   void PublishStatus(bool query_paused_watermarks);
   void ProbeConnection();
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
@@ -183,13 +218,19 @@ class KafkaSource final : public Producer {
   // Waits until none of `ids` has events in flight, or `deadline`, or Stop().
   void WaitForDrain(const std::vector<Partition>& ids, absl::Time deadline);
   void OnError(int err, const char* reason);
-  void OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets);
+  // `quiet`: failures are not logged (a caller that tries again logs).
+  void OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                   bool quiet = false);
 
   static void RebalanceCallback(rd_kafka_t* handle, rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void ErrorCallback(rd_kafka_t* handle, int err, const char* reason, void* opaque);
   static void CommitCallback(rd_kafka_t* handle, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  // On librdkafka's threads: follows the group's join state, forwards the
+  // rest to spdlog.
+  static void LogCallback(const rd_kafka_t* handle, int level, const char* facility,
+                          const char* message);
 
   PartitionState* FindLocked(std::string_view topic, int32_t partition)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -212,6 +253,9 @@ class KafkaSource final : public Producer {
   // Poll thread only: the consumer is closing (no drain waits).
   bool closing_ = false;
   absl::Time last_watermark_query_ = absl::InfinitePast();
+  // Poll thread only: since when every assigned partition is at its end
+  // (InfiniteFuture while one is not), for `stop_when_idle`.
+  absl::Time idle_since_ = absl::InfiniteFuture();
 
   mutable Mutex mu_;
   CondVar cv_;  // Stop() wakes a revoke waiting for its drain
@@ -227,6 +271,8 @@ class KafkaSource final : public Producer {
   size_t buffered_ ABSL_GUARDED_BY(mu_) = 0;
   // The partitions are paused (the buffer filled up).
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // `stop_when_idle` passed: the next HandleDemand() finishes the source.
+  bool idle_finish_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::connectors::kafka

@@ -32,6 +32,8 @@ using ::sluice::connectors::kafka::testing::StartBroker;
 using ::sluice::connectors::kafka::testing::TestProducer;
 using ::sluice::connectors::kafka::testing::TestSinkState;
 using ::sluice::connectors::kafka::testing::WaitUntil;
+using ::sluice::connectors::kafka::testing::WithSessionTimeout;
+using ::testing::Each;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
@@ -61,7 +63,7 @@ TEST(KafkaSourceConfigTest, AcceptsAMinimalSource) {
   EXPECT_TRUE(CheckSourceYaml("type: kafka\nbrokers: localhost:9092\ngroup: g\n"
                               "topic_regex: 'orders\\..*'\nordering: partition\n"
                               "auto_offset_reset: latest\ncommit_interval: 250ms\n"
-                              "revoke_timeout: 5s\nfetch_buffer: 500")
+                              "revoke_timeout: 5s\nfetch_buffer: 500\nstop_when_idle: 500ms")
                   .ok());
 }
 
@@ -198,6 +200,79 @@ TEST(KafkaSourceTest, RestartAfterACrashRedeliversExactlyTheUncommittedEvents) {
   EXPECT_TRUE(report.status.ok()) << report.status;
   EXPECT_EQ(sink->distinct(), uncommitted);
   EXPECT_EQ(reader.Committed("restart", 2), std::vector<int64_t>({200, 200}));
+}
+
+// The source's metrics in the pipeline's snapshot.
+StageMetricsSnapshot SourceMetrics(SourcePipeline& pipeline) {
+  for (const StageReport& stage : pipeline.pipeline().Snapshot()) {
+    if (stage.name == "source" && !stage.instances.empty()) {
+      StageMetricsSnapshot metrics = stage.instances[0];
+      metrics.restarts = stage.totals.restarts;
+      return metrics;
+    }
+  }
+  return {};
+}
+
+TEST(KafkaSourceTest, AFatalConsumerErrorCrashesTheSourceAndItsRestartReadsOn) {
+  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
+  ASSERT_NE(broker, nullptr);
+  ASSERT_TRUE(broker->CreateTopic("fatal", 2).ok());
+  TestProducer producer(broker->bootstrap_servers(), "fatal", 2);
+  producer.Produce(100);
+
+  auto sink = std::make_shared<TestSinkState>();
+  // The fenced consumer cannot leave the group: the broker waits for its
+  // session to end before it lets the restarted one in.
+  SourcePipeline pipeline(WithSessionTimeout(SourceOptions(*broker, "fatal", "fatal")), sink);
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 200; }));
+  CommittedReader reader(broker->bootstrap_servers(), "fatal");
+  ASSERT_TRUE(WaitUntil([&] {
+    return reader.Committed("fatal", 2) == std::vector<int64_t>{100, 100};
+  }));
+
+  // A heartbeat answered FENCED_INSTANCE_ID (another consumer took this
+  // one's static membership) is a fatal error for librdkafka's consumer.
+  broker->PushRequestErrors(kApiHeartbeat, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  ASSERT_TRUE(WaitUntil([&] { return SourceMetrics(pipeline).restarts >= 1; }))
+      << "the source did not crash";
+  EXPECT_THAT(SourceMetrics(pipeline).last_crash,
+              HasSubstr("kafka source \"source\": fatal consumer error: FENCED_INSTANCE_ID"));
+
+  // The restarted source has a consumer of its own that reads on from the
+  // committed offsets.
+  producer.Produce(100);
+  ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 400; })) << sink->distinct().size();
+  RunReport report = pipeline.Stop();
+  EXPECT_TRUE(report.status.ok()) << report.status;
+  EXPECT_EQ(sink->distinct(), Range({0, 0}, {200, 200}));
+  EXPECT_EQ(reader.Committed("fatal", 2), std::vector<int64_t>({200, 200}));
+}
+
+TEST(KafkaSourceTest, StopWhenIdleEndsTheRunWithEverythingDeliveredAndCommitted) {
+  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
+  ASSERT_NE(broker, nullptr);
+  ASSERT_TRUE(broker->CreateTopic("batch", 3).ok());
+  TestProducer producer(broker->bootstrap_servers(), "batch", 3);
+  producer.Produce(300);
+
+  auto sink = std::make_shared<TestSinkState>();
+  KafkaSourceOptions options = SourceOptions(*broker, "batch", "batch");
+  options.stop_when_idle = absl::Milliseconds(500);
+  SourcePipeline pipeline(options, sink);
+  ASSERT_TRUE(pipeline.ok());
+  // No Drain(): the run ends by itself.
+  std::optional<RunReport> report = pipeline.WaitForEnd(absl::Seconds(20));
+  ASSERT_TRUE(report.has_value()) << "the source did not finish by itself; saw "
+                                  << sink->distinct().size();
+  EXPECT_TRUE(report->status.ok()) << report->status;
+  EXPECT_TRUE(report->drained);
+  EXPECT_EQ(sink->seen(), 900u);
+  EXPECT_EQ(sink->distinct(), Range({0, 0, 0}, {300, 300, 300}));
+  EXPECT_EQ(report->events_acknowledged(), 900u);
+  CommittedReader reader(broker->bootstrap_servers(), "batch");
+  EXPECT_THAT(reader.Committed("batch", 3), Each(300));
 }
 
 }  // namespace

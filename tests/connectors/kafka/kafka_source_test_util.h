@@ -13,8 +13,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "spdlog/spdlog.h"
 #include <librdkafka/rdkafka.h>
 
 #include "connectors/kafka/embedded_broker.h"
@@ -290,10 +294,20 @@ inline ConsumerFactory MakeTestSink(std::shared_ptr<TestSinkState> state) {
 
 // Client properties that make a test's rebalances and reconnects take
 // milliseconds instead of seconds.
+//
+// To see librdkafka's side of a failing test, run it with
+// SLUICE_TEST_RDKAFKA_DEBUG=cgrp,consumer (librdkafka's `debug` property);
+// its lines reach spdlog at debug level, which this then enables.
 inline std::vector<std::pair<std::string, std::string>> FastClientProperties() {
-  return {{"heartbeat.interval.ms", "100"},    {"session.timeout.ms", "6000"},
-          {"fetch.wait.max.ms", "50"},         {"reconnect.backoff.ms", "50"},
-          {"reconnect.backoff.max.ms", "500"}, {"topic.metadata.refresh.interval.ms", "1000"}};
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"heartbeat.interval.ms", "100"},    {"session.timeout.ms", "6000"},
+      {"fetch.wait.max.ms", "50"},         {"reconnect.backoff.ms", "50"},
+      {"reconnect.backoff.max.ms", "500"}, {"topic.metadata.refresh.interval.ms", "1000"}};
+  if (const char* debug = std::getenv("SLUICE_TEST_RDKAFKA_DEBUG"); debug != nullptr) {
+    properties.emplace_back("debug", debug);
+    spdlog::set_level(spdlog::level::debug);
+  }
+  return properties;
 }
 
 inline std::unique_ptr<EmbeddedBroker> StartBroker(int brokers = 1) {
@@ -313,6 +327,22 @@ inline KafkaSourceOptions SourceOptions(const EmbeddedBroker& broker, std::strin
   options.topics = {std::move(topic)};
   options.commit_interval = absl::Milliseconds(100);
   options.revoke_timeout = absl::Seconds(2);
+  return options;
+}
+
+// `options` with session.timeout.ms set to `session_timeout_ms`. The
+// embedded broker elects a group's leader session.timeout.ms - 1s after a
+// member joins or leaves, and forgets a member that vanished without leaving
+// (a crash, a fatal error) only after its session, so every rebalance step
+// takes that long: tests with several members or restarts shorten it. Not
+// below 4s: the first join of a group always waits 3s, and a member waiting
+// for it sends no heartbeats, so a shorter session expires it before it is
+// elected.
+inline KafkaSourceOptions WithSessionTimeout(KafkaSourceOptions options,
+                                             int session_timeout_ms = 4000) {
+  for (auto& [name, value] : options.client.properties) {
+    if (name == "session.timeout.ms") value = absl::StrCat(session_timeout_ms);
+  }
   return options;
 }
 
@@ -339,6 +369,22 @@ class SourcePipeline {
   bool ok() const { return pipeline_ != nullptr; }
   KafkaSourceStatus& status() { return *monitor_->instance(0); }
   Pipeline& pipeline() { return *pipeline_; }
+
+  // Waits for the run to end by itself (every source finished, every event
+  // done) and returns its report; past `timeout` it drains the pipeline
+  // instead and returns nullopt. Then as Stop().
+  std::optional<RunReport> WaitForEnd(absl::Duration timeout) {
+    if (pipeline_ == nullptr || stopped_) return std::nullopt;
+    std::future<RunReport> report =
+        std::async(std::launch::async, [this] { return pipeline_->Wait(); });
+    const bool ended =
+        report.wait_for(absl::ToChronoNanoseconds(timeout)) == std::future_status::ready;
+    if (!ended) pipeline_->Drain(absl::Seconds(1));
+    stopped_ = true;
+    report_ = report.get();
+    if (!ended) return std::nullopt;
+    return report_;
+  }
 
   // Drains (in-flight events get `timeout`), stops (the source commits) and
   // returns the run's report. Idempotent.

@@ -87,7 +87,7 @@ bool Arena::Contains(const void* data) const {
 
 size_t EventBatch::payload_bytes() const {
   size_t bytes = 0;
-  for (const Event& event : events_) bytes += event.key().size() + event.value().size();
+  for (const Event& event : events()) bytes += event.key().size() + event.value().size();
   return bytes;
 }
 
@@ -136,22 +136,29 @@ void EventBatch::RetainMemoryOf(const EventBatch& other) {
 }
 
 EventBatch EventBatch::TakeFront(size_t count) {
-  assert(count <= events_.size());
+  assert(count <= size());
   EventBatch front;
   front.arena_ = arena_;
   front.retained_ = retained_;
-  if (count == events_.size()) {
+  if (count == size()) {
     front.events_ = std::move(events_);
+    front.first_ = std::exchange(first_, 0);
     events_.clear();
-  } else {
-    front.events_.assign(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(count));
-    events_.erase(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(count));
+    return front;
+  }
+  front.events_.assign(begin(), begin() + count);
+  first_ += count;
+  // Drop the taken prefix once it is most of the vector: amortized, each
+  // event is moved at most once more.
+  if (first_ >= 1024 && first_ * 2 >= events_.size()) {
+    events_.erase(events_.begin(), events_.begin() + static_cast<ptrdiff_t>(first_));
+    first_ = 0;
   }
   return front;
 }
 
 EventBatch EventBatch::TakeBack(size_t count) {
-  assert(count <= events_.size());
+  assert(count <= size());
   EventBatch back;
   back.arena_ = arena_;
   back.retained_ = retained_;

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
@@ -71,21 +72,34 @@ class Arena {
 class EventBatch {
  public:
   EventBatch() = default;
-  EventBatch(EventBatch&&) noexcept = default;
-  EventBatch& operator=(EventBatch&&) noexcept = default;
+  EventBatch(EventBatch&& other) noexcept
+      : events_(std::move(other.events_)),
+        first_(std::exchange(other.first_, 0)),
+        arena_(std::move(other.arena_)),
+        retained_(std::move(other.retained_)) {
+    other.events_.clear();
+  }
+  EventBatch& operator=(EventBatch&& other) noexcept {
+    events_ = std::move(other.events_);
+    other.events_.clear();
+    first_ = std::exchange(other.first_, 0);
+    arena_ = std::move(other.arena_);
+    retained_ = std::move(other.retained_);
+    return *this;
+  }
   EventBatch(const EventBatch&) = delete;
   EventBatch& operator=(const EventBatch&) = delete;
 
-  size_t size() const { return events_.size(); }
-  bool empty() const { return events_.empty(); }
-  const Event& operator[](size_t i) const { return events_[i]; }
-  const Event* begin() const { return events_.data(); }
+  size_t size() const { return events_.size() - first_; }
+  bool empty() const { return events_.size() == first_; }
+  const Event& operator[](size_t i) const { return events_[first_ + i]; }
+  const Event* begin() const { return events_.data() + first_; }
   const Event* end() const { return events_.data() + events_.size(); }
-  absl::Span<const Event> events() const { return events_; }
+  absl::Span<const Event> events() const { return {begin(), size()}; }
   // Sum of key and value sizes: what a rate in bytes counts.
   size_t payload_bytes() const;
 
-  void reserve(size_t events) { events_.reserve(events); }
+  void reserve(size_t events) { events_.reserve(first_ + events); }
 
   // Returns `bytes` writable bytes in this batch's own arena, for writing a
   // payload in place before AppendView().
@@ -120,14 +134,18 @@ class EventBatch {
   EventBatch TakeBack(size_t count);
 
   // Mutable access for the runtime (attempt counts, origins).
-  Event& mutable_event(size_t i) { return events_[i]; }
-  void set_attempts(size_t i, uint32_t attempts) { events_[i].attempts_ = attempts; }
-  void set_origin(size_t i, Origin origin) { events_[i].origin_ = origin; }
+  Event& mutable_event(size_t i) { return events_[first_ + i]; }
+  void set_attempts(size_t i, uint32_t attempts) { events_[first_ + i].attempts_ = attempts; }
+  void set_origin(size_t i, Origin origin) { events_[first_ + i].origin_ = origin; }
 
  private:
   Arena& arena();
 
+  // The batch's events are events_[first_...]: TakeFront() moves first_ on
+  // instead of shifting what is left, so splitting a large batch into chunks
+  // costs the chunks, not the batch each time.
   std::vector<Event> events_;
+  size_t first_ = 0;
   std::shared_ptr<Arena> arena_;
   absl::InlinedVector<std::shared_ptr<const void>, 2> retained_;
 };

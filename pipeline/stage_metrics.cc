@@ -19,6 +19,9 @@ StageMetricsSnapshot& StageMetricsSnapshot::operator+=(const StageMetricsSnapsho
   busy_ns += other.busy_ns;
   idle_ns += other.idle_ns;
   backpressured_ns += other.backpressured_ns;
+  bytes_in += other.bytes_in;
+  for (size_t i = 0; i < end_to_end_latency.size(); ++i)
+    end_to_end_latency[i] += other.end_to_end_latency[i];
   if (!other.last_crash.empty()) last_crash = other.last_crash;
   return *this;
 }
@@ -44,6 +47,8 @@ StageMetricsSnapshot StageMetrics::Snapshot() const {
   s.busy_ns = busy_ns.load(std::memory_order_relaxed);
   s.idle_ns = idle_ns.load(std::memory_order_relaxed);
   s.backpressured_ns = backpressured_ns.load(std::memory_order_relaxed);
+  s.bytes_in = bytes_in.load(std::memory_order_relaxed);
+  s.end_to_end_latency = end_to_end_latency.Snapshot();
   MutexLock lock(&mu_);
   s.last_crash = last_crash_;
   return s;

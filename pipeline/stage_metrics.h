@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 
+#include "pipeline/latency_histogram.h"
 #include "pipeline/mutex.h"
 
 namespace sluice {
@@ -45,6 +46,10 @@ struct StageMetricsSnapshot {
   uint64_t busy_ns = 0;
   uint64_t idle_ns = 0;
   uint64_t backpressured_ns = 0;
+  uint64_t bytes_in = 0;  // producers: key and value bytes emitted
+  // Consumers: how long after its timestamp each event reached the sink
+  // (sampled, up to 16 events per batch, each standing for its share).
+  LatencyHistogram::Counts end_to_end_latency{};
   std::string last_crash;
 
   StageMetricsSnapshot& operator+=(const StageMetricsSnapshot& other);
@@ -74,6 +79,8 @@ class StageMetrics {
   Counter busy_ns{0};
   Counter idle_ns{0};
   Counter backpressured_ns{0};
+  Counter bytes_in{0};
+  LatencyHistogram end_to_end_latency;
 
   void set_last_crash(std::string reason);
   StageMetricsSnapshot Snapshot() const;

@@ -23,14 +23,14 @@ namespace internal {
 // the events whose delivery failed fail alone (PendingAcks::Complete), the
 // others are acknowledged.
 struct DeliveryGroup {
-  DeliveryGroup(PendingAcks pending, size_t events) : acks(std::move(pending)) {
-    tickets.reserve(events);  // never reallocated: messages point at tickets
-  }
+  DeliveryGroup(PendingAcks pending, size_t events)
+      : acks(std::move(pending)), tickets(new DeliveryTicket[events]) {}
 
   EventBatch memory;  // retains the input's memory: values are produced zero-copy
   PendingAcks acks;
-  // One per message, its opaque in librdkafka.
-  std::vector<DeliveryTicket> tickets;
+  // One per message, its opaque in librdkafka; never moved.
+  std::unique_ptr<DeliveryTicket[]> tickets;
+  size_t tickets_used = 0;  // worker only
   std::atomic<int64_t> outstanding{1};
   Mutex failures_mu;
   std::vector<std::pair<size_t, absl::Status>> failures ABSL_GUARDED_BY(failures_mu);
@@ -92,7 +92,7 @@ void Release(DeliveryGroup& group) {
 
 // One message is settled: delivered (`status` OK) or failed.
 void Settle(DeliveryTicket& ticket, const absl::Status& status) {
-  DeliveryGroup& group = *ticket.group;
+  DeliveryGroup& group = *ticket.group.load(std::memory_order_acquire);
   if (!status.ok()) {
     MutexLock lock(&group.failures_mu);
     group.failures.emplace_back(ticket.index, status);
@@ -307,8 +307,9 @@ absl::Status KafkaSink::HandleEvents(const EventBatch& batch, ConsumerAcks& acks
       MutexLock lock(&mu_);
       groups_.push_back(std::move(made));
     }
-    DeliveryTicket* ticket =
-        &group->tickets.emplace_back(DeliveryTicket{group, static_cast<uint32_t>(i)});
+    DeliveryTicket* ticket = &group->tickets[group->tickets_used++];
+    ticket->index = static_cast<uint32_t>(i);
+    ticket->group.store(group, std::memory_order_release);
     group->outstanding.fetch_add(1, std::memory_order_relaxed);
     if (!overflowing) {
       const rd_kafka_resp_err_t error = Produce(*topic, event, ticket);

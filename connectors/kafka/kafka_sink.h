@@ -96,9 +96,13 @@ namespace internal {
 struct DeliveryGroup;
 struct OverflowEntry;
 // One message's place: its group and its index in the group's call batch.
+// Filled by the worker before the message goes to librdkafka, read by the
+// delivery report on librdkafka's thread: `group` is stored with release
+// and loaded with acquire, because the hand-off through librdkafka's queue
+// is invisible to ThreadSanitizer (and to the language's memory model).
 struct DeliveryTicket {
-  DeliveryGroup* group;
-  uint32_t index;
+  std::atomic<DeliveryGroup*> group{nullptr};
+  uint32_t index = 0;
 };
 class TopicFieldReader;
 }  // namespace internal

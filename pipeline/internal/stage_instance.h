@@ -218,6 +218,8 @@ class StageInstance final : public Actor, private DispatchTarget {
   // Applies a call's Hold()s and Release()s (the call returned OK).
   void ApplyHeld(Output& out, const EventBatch& input);
   void HandleConsumerChunk(EventBatch& chunk);
+  // Consumers: end-to-end latency of a handled chunk, from event timestamps.
+  void RecordLatency(const EventBatch& chunk);
   bool TakeDueRetries(EventBatch& batch);
   void SendDueDeadLetters();
   // Failure paths.

@@ -271,7 +271,7 @@ stages:
       R"(p.yaml:3:17: supervision: max_restarts: -1 is out of range [0, 1000000])",
       R"(p.yaml:5:17: retry: max_attempts: 0 is out of range [1, 1000000])",
       R"(p.yaml:6:11: retry: jitter: 2 is out of range [0, 1])",
-      R"(p.yaml:8:9: dead_letter: type: unknown dead-letter type "flie"; did you mean "file"? (known: file, memory))",
+      R"(p.yaml:8:9: dead_letter: type: unknown dead-letter type "flie"; did you mean "file"? (known: file, kafka, memory))",
       R"(p.yaml:11:61: stage "out": buffer_keep: "middle" is not one of: first, last)"}},
 };
 

@@ -48,10 +48,17 @@ events stay uncommitted.)");
   AddConfigArgs(*validate, validate_args.config);
   validate->add_flag("--print", validate_args.print,
                      "Print the resolved config (variables applied, secrets masked)");
+  validate->add_flag("--connect", validate_args.connect,
+                     "Also check that Kafka brokers answer, topics exist and dead-letter "
+                     "targets are writable");
+  validate->add_option("--timeout", validate_args.timeout,
+                       "With --connect: how long each broker may take to answer (default 10s)");
   validate->footer(R"(Examples:
   sluice validate configs/quickstart.yaml
   sluice validate pipeline.yaml --print --set name=staging
-Every error is printed as file:line:column: message; exit code 2 if any.)");
+  sluice validate pipeline.yaml --connect --timeout 3s
+Every error is printed as file:line:column: message; exit code 2 if any (with --connect,
+an unreachable broker, a missing topic or an unwritable dead-letter target too).)");
 
   GraphArgs graph_args;
   CLI::App* graph = app.add_subcommand("graph", "Print the topology of a pipeline");
@@ -61,6 +68,30 @@ Every error is printed as file:line:column: message; exit code 2 if any.)");
   graph->footer(R"(Examples:
   sluice graph configs/quickstart.yaml
   sluice graph configs/quickstart.yaml --format dot | dot -Tsvg > pipeline.svg)");
+
+  BenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand("bench", "Measure a pipeline's events per second");
+  AddConfigArgs(*bench, bench_args.config);
+  bench->add_option("--events", bench_args.events,
+                    "Events per run: sets `count` on every generator source");
+  bench->add_option("--duration", bench_args.duration,
+                    "Run each run this long, then drain (10s, 500ms)");
+  bench->add_option("--warmup", bench_args.warmup, "One run of this length first, not counted");
+  bench->add_option("--runs", bench_args.runs, "Runs to take the median over")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--json", bench_args.json_path,
+                    "Also write the results as JSON to this file (- for stdout)");
+  bench->add_flag("--compare", bench_args.compare,
+                  "Run the in-memory peers (bench/peers/) alternately and print the ratios");
+  bench->footer(R"(Examples:
+  sluice bench configs/bench/generator-map-null.yaml --events 10000000 --runs 5
+  sluice bench configs/bench/generator-map-null.yaml --events 20000000 --compare --json out.json
+  sluice bench configs/bench/json.yaml --duration 10s --warmup 2s
+
+Reports events/s and MB/s (median, min, max over the runs), end-to-end latency
+percentiles from event timestamps, CPU time, peak RSS, per-stage rates and the
+slowest stage. The JSON fields are documented in docs/BENCHMARKS.md. Exit code 2
+for a usage or config error, 1 if a run fails.)");
 
   TestArgs test_args;
   CLI::App* test = app.add_subcommand("test", "Run a pipeline's unit tests");
@@ -94,6 +125,81 @@ The first line of stdout is the bootstrap address (host:port, or a comma list wi
 127.0.0.1 at ports the mock cluster picks. Everything is in memory, a few MB per
 partition (older messages are dropped), nothing on disk: see docs/kafka.md.)");
 
+  CLI::App* dlq = app.add_subcommand("dlq", "Inspect or replay a dead-letter queue");
+  dlq->require_subcommand(1);
+  auto add_kafka_args = [](CLI::App& command, DlqKafkaArgs& args) {
+    command.add_option("--brokers", args.brokers,
+                       "Kafka bootstrap servers, for a kafka://topic queue (host:port,...)");
+    command.add_option("-X,--property", args.properties,
+                       "A librdkafka property name=value, e.g. -X security.protocol=sasl_ssl "
+                       "(repeatable)");
+    command.add_option("--config", args.config_path,
+                       "Take brokers and properties from this pipeline file's dead_letter block");
+    command.add_option("--timeout", args.timeout,
+                       "How long the brokers may take to answer (default 10s)");
+  };
+
+  DlqInspectArgs inspect_args;
+  CLI::App* inspect = dlq->add_subcommand(
+      "inspect", "Summarise a dead-letter queue: counts by stage and error, time range, samples");
+  inspect->add_option("dlq", inspect_args.dlq, "A dead-letter file, or kafka://topic")->required();
+  add_kafka_args(*inspect, inspect_args.kafka);
+  inspect->add_flag("--json", inspect_args.json, "One JSON object on stdout, for scripts");
+  inspect
+      ->add_option("--samples", inspect_args.samples,
+                   "Sample records to show with their headers (default 3)")
+      ->check(CLI::Range(0, 1000000));
+  inspect->footer(R"(Examples:
+  sluice dlq inspect sluice-data/orders/dead-letters.log
+  sluice dlq inspect kafka://orders.dlq --brokers kafka-1:9092 --samples 10
+  sluice dlq inspect kafka://orders.dlq --config pipeline.yaml --json | jq .by_error
+A damaged file (corrupt records, a torn tail) is reported and skipped, never fatal.
+Fields of --json: docs/dead-letters.md.)");
+
+  DlqReplayArgs replay_args;
+  CLI::App* replay = dlq->add_subcommand(
+      "replay", "Re-publish dead letters to their source topic (or --to), resumably");
+  replay->add_option("dlq", replay_args.dlq, "A dead-letter file, or kafka://topic")->required();
+  add_kafka_args(*replay, replay_args.kafka);
+  replay->add_option("--to", replay_args.to,
+                     "Publish every record to this topic instead of its source topic");
+  replay->add_option("--stage", replay_args.stage, "Only records that failed in this stage");
+  replay->add_option("--error", replay_args.error_regex,
+                     "Only records whose error matches this RE2 pattern (partial match)");
+  replay->add_option("--since", replay_args.since,
+                     "Only records that failed at or after this time (RFC 3339, a date, or a "
+                     "duration ago: 2h)");
+  replay->add_option("--until", replay_args.until, "Only records that failed before this time");
+  replay->add_option("--offsets", replay_args.offsets,
+                     "Only these positions: A-B (inclusive), A- or A; Kafka offsets (in every "
+                     "partition) or file record indexes");
+  replay->add_flag("--dry-run", replay_args.dry_run,
+                   "Print what would be replayed or parked; send and commit nothing");
+  replay->add_option("--rate", replay_args.rate, "At most this many records per second")
+      ->check(CLI::PositiveNumber);
+  replay->add_option("--max", replay_args.max, "Send at most this many records in this run")
+      ->check(CLI::PositiveNumber);
+  replay
+      ->add_option("--max-replays", replay_args.max_replays,
+                   "Park records already replayed this many times (default 3)")
+      ->check(CLI::Range(1, 1000000));
+  replay->add_option("--park", replay_args.park,
+                     "Where parked records go: a topic (Kafka DLQ; default <topic>.parked) or a "
+                     "file (file DLQ; default <path>.parked)");
+  replay->add_flag("--from-start", replay_args.from_start,
+                   "Ignore the stored position and read the queue from its beginning");
+  replay
+      ->add_option("--in-flight", replay_args.in_flight,
+                   "Records published and not yet confirmed, at most (default 500)")
+      ->check(CLI::Range(1, 1000000));
+  replay->footer(R"(Examples:
+  sluice dlq replay kafka://orders.dlq --brokers kafka-1:9092 --dry-run
+  sluice dlq replay kafka://orders.dlq --brokers kafka-1:9092 --stage parse --error 'amount'
+  sluice dlq replay sluice-data/orders/dead-letters.log --brokers kafka-1:9092 --to orders --rate 500
+The position is committed only past confirmed publishes (group sluice-replay-<topic>, or
+<file>.replay-position): run it again after an interruption and it continues; a record
+replayed --max-replays times is parked instead. See docs/dead-letters.md.)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -109,8 +215,11 @@ partition (older messages are dropped), nothing on disk: see docs/kafka.md.)");
   if (*run) return Run(run_args);
   if (*validate) return Validate(validate_args);
   if (*graph) return Graph(graph_args);
+  if (*bench) return Bench(bench_args);
   if (*test) return Test(test_args);
   if (*broker) return Broker(broker_args);
+  if (*inspect) return DlqInspect(inspect_args);
+  if (*replay) return DlqReplay(replay_args);
   return kExitConfig;
 }
 

@@ -7,6 +7,8 @@
 // Not thread-safe: called once from main().
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,10 +50,30 @@ struct RunArgs {
 };
 int Run(const RunArgs& args);
 
+struct BenchArgs {
+  ConfigArgs config;
+  // --events N: `count` of every generator source.
+  std::optional<int64_t> events;
+  // --duration / --warmup: "10s", "500ms"; empty for none.
+  std::string duration;
+  std::string warmup;
+  int runs = 3;
+  // --json FILE ("-": stdout).
+  std::string json_path;
+  bool compare = false;
+};
+// tools/cli/bench_command.cc
+int Bench(const BenchArgs& args);
+
 struct ValidateArgs {
   ConfigArgs config;
   // Print the resolved config (variables and overrides applied, secrets masked).
   bool print = false;
+  // Also check what the config connects to (tools/cli/validate_connect.h):
+  // Kafka brokers answer, topics exist, dead-letter targets are writable.
+  bool connect = false;
+  // With `connect`: how long each broker check waits ("5s", "500ms").
+  std::string timeout = "10s";
 };
 int Validate(const ValidateArgs& args);
 
@@ -81,5 +103,55 @@ struct BrokerArgs {
 // Runs an embedded Kafka broker (connectors/kafka/embedded_broker.h) until
 // SIGINT/SIGTERM; prints its bootstrap address alone on stdout's first line.
 int Broker(const BrokerArgs& args);
+
+// Where a dlq command finds a Kafka dead-letter queue's brokers: `--brokers`
+// (and `-X name=value` librdkafka properties), or a pipeline file's
+// `dead_letter:` block (`--config`).
+struct DlqKafkaArgs {
+  std::string brokers;
+  std::vector<std::string> properties;
+  std::string config_path;
+  // How long the brokers may take to answer ("10s").
+  std::string timeout = "10s";
+};
+
+struct DlqInspectArgs {
+  // A file path or kafka://<topic>.
+  std::string dlq;
+  DlqKafkaArgs kafka;
+  bool json = false;
+  // Sample records shown with their headers. Defaults to 3.
+  int samples = 3;
+};
+// Summarises a dead-letter queue: counts by stage and by error, the failed_at
+// range, damage (file), samples (tools/cli/dlq_inspect_command.cc).
+int DlqInspect(const DlqInspectArgs& args);
+
+struct DlqReplayArgs {
+  std::string dlq;
+  DlqKafkaArgs kafka;
+  // Every record to this topic instead of its sluice.dlq.source.topic.
+  std::string to;
+  // Filters; empty = any.
+  std::string stage;
+  std::string error_regex;  // RE2, partial match on sluice.dlq.error
+  std::string since;        // failed_at >= since (RFC 3339, or a duration ago: "2h")
+  std::string until;        // failed_at < until
+  std::string offsets;      // "A-B" (inclusive) or "A-": Kafka offsets / file record indexes
+  bool dry_run = false;
+  double rate = 0;  // records per second; 0 = unlimited
+  int64_t max = 0;  // at most this many records sent (replayed + parked); 0 = all
+  int max_replays = 3;
+  // Where records at max_replays go: a topic (Kafka DLQ; default <topic>.parked)
+  // or a file (file DLQ; default <path>.parked).
+  std::string park;
+  // Ignore the stored position: start at the queue's beginning.
+  bool from_start = false;
+  // Records produced and not yet confirmed, at most.
+  int in_flight = 500;
+};
+// Re-publishes dead letters to their source topics, resumably
+// (tools/cli/dlq_replay_command.cc).
+int DlqReplay(const DlqReplayArgs& args);
 
 }  // namespace sluice::cli

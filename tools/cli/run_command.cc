@@ -1,9 +1,7 @@
 #include <atomic>
-#include <condition_variable>
 #include <ctime>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -13,6 +11,7 @@
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/pipeline.h"
 #include "tools/cli/commands.h"
+#include "tools/cli/live_status.h"
 #include "tools/cli/run_summary.h"
 
 namespace sluice::cli {
@@ -70,37 +69,6 @@ class SignalDrainer {
   }
 
   std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// Rewrites one status line on stderr twice a second while the run lasts.
-class LiveStatus {
- public:
-  explicit LiveStatus(const Pipeline& pipeline)
-      : start_(absl::Now()), thread_([this, &pipeline] { Loop(pipeline); }) {}
-  ~LiveStatus() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-    std::cerr << "\r\033[K" << std::flush;
-  }
-
- private:
-  void Loop(const Pipeline& pipeline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; })) {
-      std::cerr << "\r\033[K" << StatusLine(pipeline.Snapshot(), absl::Now() - start_)
-                << std::flush;
-    }
-  }
-
-  const absl::Time start_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;
   std::thread thread_;
 };
 

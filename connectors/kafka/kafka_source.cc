@@ -934,6 +934,9 @@ void KafkaSource::Assign(const rd_kafka_topic_partition_list_t* partitions) {
     auto state = std::make_unique<PartitionState>();
     state->topic_partition = {element.topic, element.partition};
     state->id = status_->NewAssignment(state->topic_partition);
+    // Dead letters of this assignment's events name the topic and partition,
+    // so `sluice dlq replay` can send them back where they came from.
+    context_->NamePartition(state->id, {.topic = element.topic, .partition = element.partition});
     state->paused = paused_;
     order_.push_back(state.get());
     slot = std::move(state);

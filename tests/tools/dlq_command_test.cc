@@ -377,11 +377,12 @@ stages:
   ASSERT_EQ(dead.size(), 10u);
   for (const KafkaMessage& message : dead) {
     std::map<std::string, std::string> headers = HeaderMap(message.headers);
-    // TODO(dlq): #6: KafkaSource does not name its partitions yet
-    // (StageContext::NamePartition), so there is no sluice.dlq.source.topic
-    // and the replay below names the topic with --to; once it does, assert
-    // the header here and drop --to.
+    // The Kafka source names its partitions: the record says where the event
+    // came from, and the replay below sends it back there without --to.
     EXPECT_EQ(headers["sluice.dlq.source.stage"], "in");
+    EXPECT_EQ(headers["sluice.dlq.source.topic"], "orders");
+    EXPECT_EQ(headers.count("sluice.dlq.source.partition"), 1u);
+    EXPECT_EQ(headers.count("sluice.dlq.source.offset"), 1u);
     EXPECT_EQ(headers["sluice.dlq.stage"], "parse");
     EXPECT_THAT(headers["sluice.dlq.error"], HasSubstr("/amount"));
     EXPECT_THAT(headers["trace"], ::testing::StartsWith("t-"));
@@ -391,13 +392,14 @@ stages:
   ASSERT_EQ(inspect.exit_code, 0) << inspect.stderr_text;
   EXPECT_THAT(inspect.stdout_text, HasSubstr("records: 10\n"));
 
-  // A dry run sends nothing; the replay sends the ten back to "orders".
-  CommandResult dry = RunCommand({kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers",
-                                  brokers(), "--to", "orders", "--dry-run"});
+  // A dry run sends nothing; the replay sends the ten back to "orders", the
+  // topic their records name.
+  CommandResult dry = RunCommand(
+      {kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers", brokers(), "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.stderr_text;
   EXPECT_THAT(dry.stdout_text, HasSubstr("would replay 10, would park 0"));
-  CommandResult replay = RunCommand(
-      {kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers", brokers(), "--to", "orders"});
+  CommandResult replay =
+      RunCommand({kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers", brokers()});
   ASSERT_EQ(replay.exit_code, 0) << replay.stderr_text;
   EXPECT_THAT(replay.stdout_text,
               HasSubstr("read 10, filtered out 0, selected 10: replay 10, park 0, skipped 0"));
@@ -428,8 +430,8 @@ stages:
   }
 
   // A second replay finds nothing new.
-  CommandResult again = RunCommand(
-      {kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers", brokers(), "--to", "orders"});
+  CommandResult again =
+      RunCommand({kSluice, "dlq", "replay", "kafka://orders.dlq", "--brokers", brokers()});
   ASSERT_EQ(again.exit_code, 0) << again.stderr_text;
   EXPECT_THAT(again.stdout_text, HasSubstr("read 0, filtered out 0, selected 0: replay 0"));
   EXPECT_EQ(ReadTopic(brokers(), "orders", 60).size(), 60u);

@@ -7,14 +7,20 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "connectors/file/dead_letter_file.h"
 #include "connectors/kafka/embedded_broker.h"
@@ -275,6 +281,76 @@ TEST_F(DlqKafkaTest, FileReplayResumesFromItsPositionAndParksPastMaxReplays) {
   ASSERT_EQ(parked->entries.size(), 1u);
   EXPECT_EQ(parked->entries[0].record.key, "k-9");
   EXPECT_EQ(HeaderMap(parked->entries[0].record.headers)["sluice.dlq.replay_count"], "3");
+}
+
+// `sluice ...` as a child process with its output discarded; its pid.
+pid_t SpawnSluice(std::vector<std::string> args) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The record index a file DLQ's replay position has committed; 0 if none yet.
+int64_t CommittedIndex(const std::string& dlq) {
+  std::error_code error;
+  if (!std::filesystem::exists(dlq + ".replay-position", error)) return 0;
+  std::istringstream lines(ReadFile(dlq + ".replay-position"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("index ")) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(DlqKafkaTest, AReplayKilledMidWayAndRunAgainSkipsNothingAndResendsAtMostItsInFlight) {
+  ASSERT_TRUE(broker_->CreateTopic("orders", 1).ok());
+  const std::string dlq = WriteFileDlq(200, 0);
+  // Slowly (100 records/s), one in flight; SIGKILL once 30 are committed.
+  const pid_t replay = SpawnSluice(
+      {kSluice, "dlq", "replay", dlq, "--brokers", brokers(), "--rate", "100", "--in-flight", "1"});
+  ASSERT_GT(replay, 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (CommittedIndex(dlq) < 30 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));  // polling the position file, with a deadline
+  }
+  ::kill(replay, SIGKILL);
+  int status = 0;
+  ::waitpid(replay, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "it ended before the kill";
+  const int64_t committed_at_kill = CommittedIndex(dlq);
+  ASSERT_GE(committed_at_kill, 30);
+  ASSERT_LT(committed_at_kill, 200) << "too fast to interrupt";
+
+  CommandResult rest = RunCommand({kSluice, "dlq", "replay", dlq, "--brokers", brokers()});
+  ASSERT_EQ(rest.exit_code, 0) << rest.stderr_text;
+  EXPECT_THAT(rest.stdout_text,
+              HasSubstr(absl::StrCat("read ", 200 - committed_at_kill, ", filtered out 0")));
+
+  // Every record is on the topic; any twice is one of the few the killed run
+  // had sent past its last commit (one in flight, one confirmed uncommitted).
+  const std::vector<KafkaMessage> read = ReadTopic(brokers(), "orders", 200);
+  std::map<std::string, int> sent;
+  for (const KafkaMessage& message : read) ++sent[message.key.value_or("")];
+  EXPECT_EQ(sent.size(), 200u) << "records skipped";
+  int duplicates = 0;
+  for (const auto& [key, times] : sent) {
+    EXPECT_LE(times, 2) << key;
+    duplicates += times - 1;
+    if (times > 1) {
+      const int64_t index = std::stoll(key.substr(2));
+      EXPECT_GE(index, committed_at_kill) << "a committed record was sent again: " << key;
+    }
+  }
+  EXPECT_LE(duplicates, 2);
 }
 
 TEST_F(DlqKafkaTest, InspectReadsAKafkaDlqTopic) {

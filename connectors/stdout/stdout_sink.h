@@ -50,7 +50,8 @@ struct StdoutSinkOptions {
 
 // Appends `event` as one line (with its "\n") in `format` to `out`.
 void AppendEventLine(const Event& event, StdoutFormat format, std::string& out);
-// Appends `bytes` as a JSON string literal, quotes included.
+// Appends `bytes` as a JSON string literal, quotes included: invalid UTF-8
+// becomes \ufffd (AppendJsonQuoted, pipeline/json_quote.h).
 void AppendJsonString(std::string_view bytes, std::string& out);
 
 class StdoutSink final : public Consumer {

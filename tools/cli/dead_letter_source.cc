@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include <librdkafka/rdkafka.h>
 
+#include "pipeline/json_quote.h"
 #include "pipeline/status_macros.h"
 #include "pipeline/string_view_compat.h"
 #include "tools/config/yaml_loader.h"
@@ -20,32 +21,6 @@ using connectors::DeadLetterFileReader;
 using connectors::kafka::KafkaClientOptions;
 
 constexpr std::string_view kKafkaScheme = "kafka://";
-
-// Length of the UTF-8 sequence at `bytes[at]`, or 0 if it is not valid.
-size_t Utf8SequenceLength(std::string_view bytes, size_t at) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(bytes[i]); };
-  const unsigned char lead = byte(at);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  uint32_t min = 0;
-  uint32_t code = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, min = 0x80, code = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, min = 0x800, code = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, min = 0x10000, code = lead & 0x07;
-  } else {
-    return 0;
-  }
-  if (at + length > bytes.size()) return 0;
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(at + i) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(at + i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
 
 // ---------------------------------------------------------------------------
 // File
@@ -353,39 +328,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterSource>> OpenDeadLetterSource(
 }
 
 bool AppendJsonUtf8(std::string_view bytes, std::string& out) {
-  for (size_t at = 0; at < bytes.size();) {
-    const size_t length = Utf8SequenceLength(bytes, at);
-    if (length == 0) return false;
-    at += length;
-  }
-  out.push_back('"');
-  for (const char c : bytes) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out.append(absl::StrFormat("\\u%04x", static_cast<unsigned char>(c)));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return true;
+  return AppendJsonQuotedIfUtf8(bytes, out);
 }
 
 std::string PrintableBytes(std::string_view bytes, size_t max_bytes) {

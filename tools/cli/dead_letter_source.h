@@ -130,7 +130,8 @@ absl::StatusOr<std::unique_ptr<DeadLetterSource>> OpenDeadLetterSource(
 
 // Bytes as JSON: a quoted, escaped string if `bytes` is valid UTF-8,
 // otherwise nothing is appended and false is returned (the caller writes a
-// base64 field instead).
+// base64 field instead). pipeline/json_quote.h's
+// AppendJsonQuotedIfUtf8.
 bool AppendJsonUtf8(std::string_view bytes, std::string& out);
 // Bytes for a terminal: printable ASCII and valid UTF-8 as is, the rest as
 // \xNN escapes, cut at `max_bytes` with "..." appended.

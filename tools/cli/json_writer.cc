@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "pipeline/json_quote.h"
+
 namespace sluice::cli {
 
 void JsonWriter::BeforeValue() {
@@ -83,36 +85,7 @@ JsonWriter& JsonWriter::Bool(bool value) {
 }
 
 void JsonWriter::AppendString(std::string_view text) {
-  out_ += '"';
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
-      case '\r':
-        out_ += "\\r";
-        break;
-      default:
-        if (byte < 0x20 || byte == 0x7f) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
-          out_ += escaped;
-        } else {
-          out_ += c;
-        }
-    }
-  }
-  out_ += '"';
+  AppendJsonQuoted(text, out_);
 }
 
 }  // namespace sluice::cli

@@ -12,8 +12,9 @@
 //   json.EndObject();
 //   std::string text = json.Take();  // {"events_per_sec":1500000,"stages":["parse"]}
 //
-// Strings should be UTF-8 text: control characters are escaped, other bytes
-// pass through as they are. Non-finite numbers are written as null.
+// Strings should be UTF-8 text: control characters are escaped, valid UTF-8
+// passes through, each invalid byte becomes \ufffd
+// (pipeline/json_quote.h). Non-finite numbers are written as null.
 //
 // Thread-compatible.
 #pragma once

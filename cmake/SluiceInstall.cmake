@@ -26,7 +26,7 @@ set(SLUICE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/sluice"
 mark_as_advanced(SLUICE_INSTALL_CMAKEDIR)
 
 set(SLUICE_EXPORTED_LIBRARIES
-    sluice_pipeline sluice_stages sluice_connectors sluice_config sluice_cli)
+    sluice_pipeline sluice_stages sluice_connectors sluice_config sluice_ops sluice_cli)
 
 # Two things the libraries' link lines do for this export:
 #   - sluice_warnings is linked as $<BUILD_INTERFACE:sluice_warnings>: our

@@ -58,6 +58,9 @@ struct DeadLetter {
   // otherwise.
   std::string source_topic;
   int32_t source_partition = -1;
+  // The trace id of the event's W3C `traceparent` header (32 hex digits), ""
+  // if it had none: the record's `sluice.dlq.trace_id` header.
+  std::string trace_id;
 };
 
 // Records written together. Shared and immutable: a failed write is tried

@@ -68,6 +68,15 @@ RunReport Pipeline::Wait() { return runtime_->Wait(); }
 void Pipeline::Drain(std::optional<absl::Duration> timeout) { runtime_->Drain(timeout); }
 std::vector<StageReport> Pipeline::Snapshot() const { return runtime_->Snapshot(); }
 InMemoryDeadLetterQueue* Pipeline::dead_letters() const { return runtime_->default_dead_letters(); }
+std::vector<DeadLetterReport> Pipeline::DeadLetterSnapshot() const {
+  return runtime_->DeadLetterSnapshot();
+}
+const std::string& Pipeline::name() const { return runtime_->options().name; }
+bool Pipeline::draining() const { return runtime_->draining(); }
+absl::Status Pipeline::health() const { return runtime_->health(); }
+void Pipeline::Pause() { runtime_->SetPaused(true); }
+void Pipeline::Resume() { runtime_->SetPaused(false); }
+bool Pipeline::paused() const { return runtime_->paused(); }
 
 // ---------------------------------------------------------------------------
 // PipelineBuilder

@@ -74,6 +74,18 @@ struct StageReport {
   std::vector<StageMetricsSnapshot> instances;
 };
 
+// One dead-letter backend's writes so far (all stages using it).
+struct DeadLetterReport {
+  std::string backend;      // "file", "kafka", "memory": description()'s first word
+  std::string description;  // DeadLetterQueue::description()
+  uint64_t writes = 0;      // records stored
+  uint64_t errors = 0;      // failed Write() calls
+  LatencyHistogram::Counts write_latency{};
+  uint64_t write_ns = 0;  // the sum of write_latency
+  // The last write's error if it failed and none succeeded since; "" if not.
+  std::string failing;
+};
+
 struct RunReport {
   // OK, or why the pipeline stopped (the root supervisor gave up).
   absl::Status status;
@@ -108,12 +120,30 @@ class Pipeline {
   RunReport Wait();
   // Stops the sources, lets in-flight events finish for at most `timeout`
   // (PipelineOptions::shutdown_timeout if absent), then ends the run; Wait()
-  // returns. Events not done by then stay uncommitted. Idempotent.
+  // returns. Events not done by then stay uncommitted. Idempotent, except
+  // that a later call with a closer deadline (a second SIGTERM: zero) moves
+  // the end to it.
   void Drain(std::optional<absl::Duration> timeout = std::nullopt);
   // The metrics of every stage now.
   std::vector<StageReport> Snapshot() const;
   // The default dead-letter queue, when PipelineOptions gave none.
   InMemoryDeadLetterQueue* dead_letters() const;
+  // Every dead-letter backend's writes now.
+  std::vector<DeadLetterReport> DeadLetterSnapshot() const;
+
+  // For the operations endpoint (tools/ops/, docs/metrics.md).
+  const std::string& name() const;
+  // Drain() was called: the run is ending.
+  bool draining() const;
+  // OK while the supervision tree copes; else why not: a stage escalating
+  // (restarts beyond its intensity) or the root supervisor gave up.
+  absl::Status health() const;
+  // While paused the runtime stops asking producers for events (a Kafka
+  // source then fills its buffer and pauses its partitions by itself, with
+  // no rebalance); in-flight events go on. Resume() asks them again.
+  void Pause();
+  void Resume();
+  bool paused() const;
 
  private:
   friend class PipelineBuilder;

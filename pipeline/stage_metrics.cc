@@ -1,5 +1,6 @@
 #include "pipeline/stage_metrics.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sluice {
@@ -22,6 +23,9 @@ StageMetricsSnapshot& StageMetricsSnapshot::operator+=(const StageMetricsSnapsho
   bytes_in += other.bytes_in;
   for (size_t i = 0; i < end_to_end_latency.size(); ++i)
     end_to_end_latency[i] += other.end_to_end_latency[i];
+  end_to_end_latency_sum_us += other.end_to_end_latency_sum_us;
+  for (size_t i = 0; i < processing_latency.size(); ++i)
+    processing_latency[i] += other.processing_latency[i];
   if (!other.last_crash.empty()) last_crash = other.last_crash;
   return *this;
 }
@@ -49,9 +53,30 @@ StageMetricsSnapshot StageMetrics::Snapshot() const {
   s.backpressured_ns = backpressured_ns.load(std::memory_order_relaxed);
   s.bytes_in = bytes_in.load(std::memory_order_relaxed);
   s.end_to_end_latency = end_to_end_latency.Snapshot();
+  s.end_to_end_latency_sum_us = end_to_end_latency_sum_us.load(std::memory_order_relaxed);
+  s.processing_latency = processing_latency.Snapshot();
   MutexLock lock(&mu_);
   s.last_crash = last_crash_;
   return s;
+}
+
+void DeadLetterMetrics::RecordWrite(const absl::Status& status, size_t records,
+                                    absl::Duration took) {
+  write_latency.Record(took);
+  write_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Nanoseconds(took))),
+                     std::memory_order_relaxed);
+  if (status.ok()) {
+    writes.fetch_add(records, std::memory_order_relaxed);
+  } else {
+    errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  MutexLock lock(&mu_);
+  last_error_ = status.ok() ? "" : status.ToString();
+}
+
+std::string DeadLetterMetrics::failing() const {
+  MutexLock lock(&mu_);
+  return last_error_;
 }
 
 }  // namespace sluice

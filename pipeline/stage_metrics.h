@@ -2,7 +2,7 @@
 //
 // StageMetrics are the counters and gauges of one stage instance, updated by
 // the runtime once per batch (never per event) so they stay on in benchmarks.
-// The metrics endpoint (issue #8) reads them through Snapshot().
+// The metrics endpoint (issue #8, tools/ops/) reads them through Snapshot().
 //
 // How the counters add up, per instance:
 //   events_in = events_out - extra_emitted + dropped + failed_final + in hand
@@ -23,6 +23,8 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 
 #include "pipeline/latency_histogram.h"
 #include "pipeline/mutex.h"
@@ -50,6 +52,10 @@ struct StageMetricsSnapshot {
   // Consumers: how long after its timestamp each event reached the sink
   // (sampled, up to 16 events per batch, each standing for its share).
   LatencyHistogram::Counts end_to_end_latency{};
+  uint64_t end_to_end_latency_sum_us = 0;  // the sampled latencies, weighted
+  // Time per batch callback (HandleDemand, HandleEvents, HandleWake), one
+  // record per call; its sum is busy_ns.
+  LatencyHistogram::Counts processing_latency{};
   std::string last_crash;
 
   StageMetricsSnapshot& operator+=(const StageMetricsSnapshot& other);
@@ -81,6 +87,8 @@ class StageMetrics {
   Counter backpressured_ns{0};
   Counter bytes_in{0};
   LatencyHistogram end_to_end_latency;
+  Counter end_to_end_latency_sum_us{0};
+  LatencyHistogram processing_latency;
 
   void set_last_crash(std::string reason);
   StageMetricsSnapshot Snapshot() const;
@@ -88,6 +96,32 @@ class StageMetrics {
  private:
   mutable Mutex mu_;
   std::string last_crash_ ABSL_GUARDED_BY(mu_);
+};
+
+// The writes of one dead-letter backend, over every stage that uses it: kept
+// by the runtime per backend, updated where it hands records to the backend
+// and where the backend confirms (any thread).
+//
+// Thread-safe: relaxed atomics (lone counters), the last error under a lock.
+class DeadLetterMetrics {
+ public:
+  using Counter = std::atomic<uint64_t>;
+
+  Counter writes{0};  // records stored
+  Counter errors{0};  // Write() calls that failed
+  // Write() to confirmation, per call; its sum in write_ns.
+  LatencyHistogram write_latency;
+  Counter write_ns{0};
+
+  // One Write() call ended.
+  void RecordWrite(const absl::Status& status, size_t records, absl::Duration took);
+  // The last write failed, and no write succeeded since: the backend is
+  // unreachable as far as the runtime knows. Its error, or "" if not failing.
+  std::string failing() const;
+
+ private:
+  mutable Mutex mu_;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice

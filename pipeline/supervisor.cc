@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "pipeline/log.h"
+
 namespace sluice {
 
 Supervisor::Supervisor(std::string name, SupervisionOptions options, size_t children,
@@ -33,6 +35,11 @@ void Supervisor::ChildCrashed(size_t index, const std::string& reason) {
     }
   }
   if (give_up) {
+    LogEvent(spdlog::level::err, "supervisor_escalated")
+        .Field("supervisor", name_)
+        .Field("max_restarts", options_.max_restarts)
+        .Field("max_seconds", absl::FormatDuration(options_.max_seconds))
+        .Field("last_crash", reason);
     escalate_(absl::StrCat("supervisor \"", name_, "\" reached max_restarts (",
                            options_.max_restarts, " in ",
                            absl::FormatDuration(options_.max_seconds), "); last crash: ", reason));

@@ -19,8 +19,10 @@ PACKAGES=(
   # partition hash.
   libtbb-dev libconcurrentqueue-dev libabsl-dev libspdlog-dev libfmt-dev libxxhash-dev
   # Connectors, stages, config and CLI (connectors/, stages/, tools/): Kafka, YAML, command
-  # line, JSON parsing, regular expressions.
-  librdkafka-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev libre2-dev
+  # line, JSON parsing, regular expressions, HTTP (ops endpoint, `sluice top`).
+  librdkafka-dev libyaml-cpp-dev libcli11-dev libsimdjson-dev libre2-dev libcpp-httplib-dev
+  # Metrics rendering (tools/ops/: the /metrics endpoint's registry and text format).
+  prometheus-cpp-dev
   # Tests and benchmarks (tests/, bench/).
   libgtest-dev libgmock-dev libbenchmark-dev
   # Programs the tests drive: kcat (Kafka client), prometheus (for promtool),

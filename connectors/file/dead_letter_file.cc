@@ -117,6 +117,10 @@ std::optional<absl::StatusCode> ParseStatusCode(std::string_view name) {
   return std::nullopt;
 }
 
+// From the event's W3C traceparent (docs/dead-letter-file-format.md); only
+// when it had one.
+constexpr std::string_view kDlqTraceIdHeader = "sluice.dlq.trace_id";
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -155,6 +159,7 @@ DeadLetterRecord MakeDeadLetterRecord(const DeadLetter& letter) {
                                                : letter.source_partition));
   add(kDlqSourceOffsetHeader, absl::StrCat(letter.origin.offset.value()));
   add(kDlqReplayCountHeader, std::move(replay_count));
+  if (!letter.trace_id.empty()) add(kDlqTraceIdHeader, letter.trace_id);
   return record;
 }
 
@@ -202,6 +207,8 @@ absl::StatusOr<ParsedDeadLetter> ParseDeadLetterRecord(const DeadLetterRecord& r
       letter.origin.offset = Offset(offset);
     } else if (name == kDlqReplayCountHeader) {
       if (!ParseInteger(value, parsed.replay_count)) return bad(name, value);
+    } else if (name == kDlqTraceIdHeader) {
+      letter.trace_id = value;
     } else {
       // A metadata header from a newer writer: kept, not lost.
       letter.headers.emplace_back(name, value);

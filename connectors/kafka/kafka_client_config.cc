@@ -149,6 +149,29 @@ absl::StatusOr<rd_kafka_conf_t*> MakeRdKafkaConf(const KafkaClientOptions& optio
   return conf.release();
 }
 
+absl::StatusOr<rd_kafka_t*> MakeIdempotentProducer(const KafkaClientOptions& options,
+                                                   const ProducerCallbacks& callbacks) {
+  absl::StatusOr<rd_kafka_conf_t*> made = MakeRdKafkaConf(options);
+  if (!made.ok()) return made.status();
+  ConfPtr conf(*made);
+  if (std::optional<std::string> error = SetProperty(conf.get(), "enable.idempotence", "true")) {
+    return absl::InternalError(absl::StrCat("enable.idempotence: ", *error));
+  }
+  if (callbacks.delivery_report != nullptr) {
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), callbacks.delivery_report);
+  }
+  if (callbacks.error != nullptr) rd_kafka_conf_set_error_cb(conf.get(), callbacks.error);
+  rd_kafka_conf_set_opaque(conf.get(), callbacks.opaque);
+  char error[512];
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof(error));
+  if (producer == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("librdkafka refused the producer config: ", error));
+  }
+  (void)conf.release();  // rd_kafka_new() took it
+  return producer;
+}
+
 bool IsSecretProperty(std::string_view name) {
   const std::string lower = absl::AsciiStrToLower(Av(name));
   for (std::string_view secret : kSecretProperties) {

@@ -16,7 +16,8 @@
 //
 //   KafkaClientOptions client = *ReadKafkaClientOptions(context.options);
 //   SLUICE_ASSIGN_OR_RETURN(rd_kafka_conf_t* conf, MakeRdKafkaConf(client));
-//   // ... set callbacks, then rd_kafka_new(RD_KAFKA_PRODUCER, conf, ...) takes it.
+//   // ... set callbacks, then rd_kafka_new(RD_KAFKA_CONSUMER, conf, ...) takes it.
+//   // A producer: MakeIdempotentProducer(client, {.delivery_report = ..., .opaque = this}).
 //
 // Decisions (docs/kafka.md, "Client config"):
 //   - Property names and values are checked against librdkafka when the
@@ -72,6 +73,27 @@ std::optional<KafkaClientOptions> ReadKafkaClientOptions(OptionReader& options);
 // librdkafka's text (kInvalidArgument). Caller owns the conf
 // (rd_kafka_conf_destroy, or rd_kafka_new takes it).
 absl::StatusOr<rd_kafka_conf_t*> MakeRdKafkaConf(const KafkaClientOptions& options);
+
+// Where an idempotent producer reports to its owner: librdkafka calls these
+// from rd_kafka_poll()/rd_kafka_flush() on the producer, with `opaque`.
+// Either callback may be null (none installed).
+struct ProducerCallbacks {
+  void (*delivery_report)(rd_kafka_t* producer, const rd_kafka_message_t* message,
+                          void* opaque) = nullptr;
+  void (*error)(rd_kafka_t* producer, int code, const char* reason, void* opaque) = nullptr;
+  void* opaque = nullptr;
+};
+
+// The producer every Kafka writer uses (the sink, the dead-letter queue): the
+// conf of MakeRdKafkaConf(options) with enable.idempotence=true (so acks=all,
+// and librdkafka's own retries neither duplicate nor reorder), `callbacks`
+// installed. Readers of the stage config reject `enable.idempotence: false`
+// before this is called. Errors: MakeRdKafkaConf()'s; kInvalidArgument when
+// librdkafka refuses the config ("librdkafka refused the producer config:
+// ..."). The message does not name the stage: callers prefix it. Caller owns
+// the producer (rd_kafka_destroy).
+absl::StatusOr<rd_kafka_t*> MakeIdempotentProducer(const KafkaClientOptions& options,
+                                                   const ProducerCallbacks& callbacks);
 
 // The log callback MakeRdKafkaConf() installs: librdkafka's syslog levels
 // to spdlog's (0-3 error, 4 warning, 5-6 info, 7 debug). For a client that

@@ -111,26 +111,13 @@ void KafkaDeadLetterQueue::Write(DeadLetterBatch records, WriteDone done) {
 
 absl::Status KafkaDeadLetterQueue::CreateProducer() {
   const std::string what = absl::StrCat("kafka dead-letter topic \"", options_.topic, "\"");
-  absl::StatusOr<rd_kafka_conf_t*> made = MakeRdKafkaConf(options_.client);
+  absl::StatusOr<rd_kafka_t*> made = MakeIdempotentProducer(
+      options_.client,
+      {.delivery_report = DeliveryReportCallback, .error = ErrorCallback, .opaque = this});
   if (!made.ok()) {
     return absl::UnavailableError(absl::StrCat(what, ": ", made.status().message()));
   }
-  rd_kafka_conf_t* conf = *made;
-  char error[512];
-  if (rd_kafka_conf_set(conf, "enable.idempotence", "true", error, sizeof(error)) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    return absl::UnavailableError(absl::StrCat(what, ": ", error));
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, DeliveryReportCallback);
-  rd_kafka_conf_set_error_cb(conf, ErrorCallback);
-  rd_kafka_conf_set_opaque(conf, this);
-  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  if (producer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::UnavailableError(
-        absl::StrCat(what, ": librdkafka refused the producer config: ", error));
-  }
+  producer_ = *made;
   topic_ = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
   if (topic_ == nullptr) {
     const rd_kafka_resp_err_t code = rd_kafka_last_error();

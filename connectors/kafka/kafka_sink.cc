@@ -168,26 +168,13 @@ ConsumerFactory KafkaSink::Factory(KafkaSinkOptions options) {
 
 absl::Status KafkaSink::Start(const StageContext& context) {
   (void)context;
-  absl::StatusOr<rd_kafka_conf_t*> made = MakeRdKafkaConf(options_.client);
+  absl::StatusOr<rd_kafka_t*> made = MakeIdempotentProducer(
+      options_.client,
+      {.delivery_report = DeliveryReportCallback, .error = ErrorCallback, .opaque = this});
   if (!made.ok()) {
     return absl::Status(made.status().code(), absl::StrCat(what_, ": ", made.status().message()));
   }
-  rd_kafka_conf_t* conf = *made;
-  char error[512];
-  if (rd_kafka_conf_set(conf, "enable.idempotence", "true", error, sizeof(error)) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InternalError(absl::StrCat(what_, ": ", error));
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, DeliveryReportCallback);
-  rd_kafka_conf_set_error_cb(conf, ErrorCallback);
-  rd_kafka_conf_set_opaque(conf, this);
-  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  if (producer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(
-        absl::StrCat(what_, ": librdkafka refused the producer config: ", error));
-  }
+  producer_ = *made;
   if (!options_.topic.empty()) {
     absl::StatusOr<rd_kafka_topic_t*> topic = TopicHandle(options_.topic);
     if (!topic.ok()) {

@@ -21,9 +21,11 @@
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
+#include "connectors/kafka/kafka_source_probe.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/clock.h"
 #include "pipeline/config/stage_registry.h"
+#include "pipeline/log.h"
 #include "pipeline/status_macros.h"
 #include "pipeline/string_view_compat.h"
 
@@ -57,6 +59,16 @@ constexpr absl::Duration kSyncCommitTimeout = absl::Seconds(5);
 constexpr absl::Duration kFinalCommitTimeout = absl::Seconds(10);
 // A revoke waiting for its in-flight events looks this often.
 constexpr absl::Duration kDrainCheck = absl::Milliseconds(5);
+// A full buffer first only stops polling: librdkafka's own prefetch (bounded
+// by queued.min.messages and queued.max.messages.kbytes) holds what comes
+// meanwhile, and is kept. Pausing would make librdkafka drop that prefetch and
+// fetch it again on resume, which costs more than the whole event path when
+// the pipeline is merely slower than the broker. Only a buffer full for this
+// long (demand has stopped) pauses the partitions.
+constexpr absl::Duration kPauseAfterFull = absl::Seconds(1);
+// How long the poll thread waits for room at a time before it serves its
+// timers (commits, status) and polls again for rebalances.
+constexpr absl::Duration kRoomWait = absl::Milliseconds(50);
 
 // Properties the source sets itself; `properties:` may not override them.
 constexpr std::string_view kOwnedProperties[] = {"group.id", "enable.auto.commit",
@@ -119,6 +131,17 @@ std::string DescribeList(const rd_kafka_topic_partition_list_t* list) {
     names.push_back(absl::StrCat(list->elems[i].topic, "/", list->elems[i].partition));
   }
   return absl::StrJoin(names, ", ");
+}
+
+// Names the source instance a structured log line is about (pipeline/log.h).
+// `context` is null before Start().
+LogEvent& About(LogEvent& line, const StageContext* context) {
+  if (context != nullptr) {
+    line.Pipeline(context->pipeline_name())
+        .Stage(context->stage_name())
+        .Instance(context->instance());
+  }
+  return line;
 }
 
 }  // namespace
@@ -191,6 +214,8 @@ struct KafkaSource::PartitionState {
   // queued already.
   int64_t next_offset = -1;
   bool paused = false;
+  // Held paused by an operator (ApplyHolds): UpdatePause leaves it alone.
+  bool held = false;
   bool revoking = false;
   // A partition end (RD_KAFKA_RESP_ERR__PARTITION_EOF) came after the last
   // message queued (only with stop_when_idle).
@@ -265,8 +290,36 @@ void AppendMessage(EventBatch& batch, rd_kafka_message_t* message, Partition id,
 std::shared_ptr<KafkaSourceStatus> KafkaSourceMonitor::instance(uint32_t index) {
   MutexLock lock(&mu_);
   if (instances_.size() <= index) instances_.resize(index + 1);
-  if (instances_[index] == nullptr) instances_[index] = std::make_shared<KafkaSourceStatus>();
+  if (instances_[index] == nullptr) {
+    instances_[index] = std::make_shared<KafkaSourceStatus>();
+    for (const KafkaTopicPartition& held : held_) instances_[index]->SetHeld(held, true);
+  }
   return instances_[index];
+}
+
+std::vector<std::shared_ptr<KafkaSourceStatus>> KafkaSourceMonitor::instances() const {
+  MutexLock lock(&mu_);
+  return instances_;
+}
+
+bool KafkaSourceMonitor::SetHeld(const KafkaTopicPartition& topic_partition, bool held) {
+  MutexLock lock(&mu_);
+  auto it = std::find(held_.begin(), held_.end(), topic_partition);
+  if (held == (it != held_.end())) return false;
+  if (held) {
+    held_.push_back(topic_partition);
+  } else {
+    held_.erase(it);
+  }
+  for (const auto& status : instances_) {
+    if (status != nullptr) status->SetHeld(topic_partition, held);
+  }
+  return true;
+}
+
+std::vector<KafkaTopicPartition> KafkaSourceMonitor::held() const {
+  MutexLock lock(&mu_);
+  return held_;
 }
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, std::string what,
@@ -382,6 +435,7 @@ void KafkaSource::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
   if (consumer_queue_ != nullptr) rd_kafka_queue_yield(consumer_queue_);
   if (poll_thread_.joinable()) poll_thread_.join();
   if (consumer_queue_ != nullptr) {
@@ -449,7 +503,9 @@ absl::Status KafkaSource::HandleDemand(size_t demand, ProducerOutput& out) {
     if (count > 0) next_in_order_ = (next_in_order_ + 1) % count;
     buffered_ -= taken.size();
     buffered_now = buffered_;
-    resume_fetching = paused_ && buffered_ * 2 <= options_.fetch_buffer;
+    const bool half_empty = buffered_ * 2 <= options_.fetch_buffer;
+    resume_fetching = paused_ && half_empty;
+    if (waiting_for_room_ && half_empty) room_cv_.notify_one();
   }
   if (resume_fetching) rd_kafka_queue_yield(consumer_queue_);
   if (taken.empty()) {
@@ -487,8 +543,12 @@ void KafkaSource::PollLoop() {
       ProbeConnection();
       next_probe = absl::Now() + kProbeInterval;
     }
-    UpdatePause();
-    if (Fetch() > 0) context_->Wake();
+    UpdatePause(now);
+    if (WaitingForRoom()) {
+      WaitForRoom(kRoomWait);
+    } else if (Fetch() > 0) {
+      context_->Wake();
+    }
     now = absl::Now();
     if (now >= next_commit) {
       CommitPeriodically();
@@ -496,6 +556,7 @@ void KafkaSource::PollLoop() {
     }
     if (options_.stop_when_idle > absl::ZeroDuration()) CheckIdle(now);
     if (now >= next_publish) {
+      ApplyHolds();
       PublishStatus(now - last_watermark_query_ >= kPausedWatermarkInterval);
       next_publish = now + kPublishInterval;
     }
@@ -608,14 +669,34 @@ size_t KafkaSource::QueueFetched() {
   return queued;
 }
 
-void KafkaSource::UpdatePause() {
+bool KafkaSource::WaitingForRoom() {
+  MutexLock lock(&mu_);
+  return !paused_ && buffered_ >= options_.fetch_buffer;
+}
+
+void KafkaSource::WaitForRoom(absl::Duration timeout) {
+  std::unique_lock<Mutex> lock(mu_);
+  waiting_for_room_ = true;
+  room_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                    [this]() { return stop_ || buffered_ * 2 <= options_.fetch_buffer; });
+  waiting_for_room_ = false;
+}
+
+void KafkaSource::UpdatePause(absl::Time now) {
   TopicPartitionList changed;
   bool pause = false;
   {
     MutexLock lock(&mu_);
-    if (!paused_ && buffered_ >= options_.fetch_buffer) {
+    if (!paused_ && buffered_ < options_.fetch_buffer) {
+      full_since_ = absl::InfiniteFuture();
+      return;
+    }
+    if (!paused_) {
+      if (full_since_ == absl::InfiniteFuture()) full_since_ = now;
+      if (now - full_since_ < kPauseAfterFull) return;
       pause = true;
-    } else if (paused_ && buffered_ * 2 <= options_.fetch_buffer) {
+      full_since_ = absl::InfiniteFuture();
+    } else if (buffered_ * 2 <= options_.fetch_buffer) {
       pause = false;
     } else {
       return;
@@ -623,7 +704,7 @@ void KafkaSource::UpdatePause() {
     paused_ = pause;
     changed = NewList(order_.size());
     for (PartitionState* state : order_) {
-      if (state->revoking || state->paused == pause) continue;
+      if (state->revoking || state->paused == pause || state->held) continue;
       state->paused = pause;
       rd_kafka_topic_partition_list_add(changed.get(), state->topic_partition.topic.c_str(),
                                         state->topic_partition.partition);
@@ -638,6 +719,15 @@ void KafkaSource::UpdatePause() {
   if (err) {
     spdlog::warn("{}: {} partitions: {}", what_, pause ? "pausing" : "resuming",
                  rd_kafka_err2str(err));
+  } else {
+    // Debug: a full buffer pauses and a drained one resumes, many times a
+    // second under load.
+    LogEvent line(spdlog::level::debug, pause ? "partitions_paused" : "partitions_resumed");
+    if (line.enabled()) {
+      About(line, context_)
+          .Field("reason", "backpressure")
+          .Field("partitions", DescribeList(changed.get()));
+    }
   }
 }
 
@@ -798,7 +888,24 @@ void KafkaSource::OnCommitted(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     }
   }
   if (any_ok) status_->set_connected(true);
-  if (!failed.empty() && !quiet) spdlog::warn("{}: commit failed: {}", what_, failed);
+  if (!failed.empty() && !quiet) {
+    LogEvent line(spdlog::level::warn, "commit_failed");
+    About(line, context_).Field("errors", failed);
+  }
+  if (any_ok) {
+    // Debug: one line per commit interval would flood info.
+    LogEvent line(spdlog::level::debug, "offsets_committed");
+    if (line.enabled()) {
+      std::string committed;
+      for (int i = 0; i < offsets->cnt; ++i) {
+        const rd_kafka_topic_partition_t& element = offsets->elems[i];
+        if ((err ? err : element.err) || element.offset < 0) continue;
+        absl::StrAppend(&committed, committed.empty() ? "" : ", ", element.topic, "/",
+                        element.partition, "@", element.offset);
+      }
+      About(line, context_).Field("offsets", committed);
+    }
+  }
 }
 
 void KafkaSource::PublishStatus(bool query_paused_watermarks) {
@@ -886,7 +993,13 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
   QueueFetched();
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(handle), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    if (partitions->cnt > 0) spdlog::info("{}: assigned {}", what_, DescribeList(partitions));
+    if (partitions->cnt > 0) {
+      LogEvent line(spdlog::level::info, "partitions_assigned");
+      About(line, context_)
+          .Field("count", partitions->cnt)
+          .Field("partitions", DescribeList(partitions))
+          .Field("protocol", cooperative ? "cooperative" : "eager");
+    }
     Assign(partitions);
     if (cooperative) {
       if (rd_kafka_error_t* error = rd_kafka_incremental_assign(handle, partitions)) {
@@ -908,7 +1021,13 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
     if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       spdlog::error("{}: rebalance error: {}", what_, rd_kafka_err2str(err));
     }
-    spdlog::info("{}: {} {}", what_, lost ? "lost" : "revoked", DescribeList(partitions));
+    {
+      LogEvent line(lost ? spdlog::level::warn : spdlog::level::info,
+                    lost ? "partitions_lost" : "partitions_revoked");
+      About(line, context_)
+          .Field("count", partitions->cnt)
+          .Field("partitions", DescribeList(partitions));
+    }
     Revoke(partitions, lost);
     // Exactly the partitions revoked, and only now: librdkafka runs no other
     // rebalance step before this callback returns, so a re-grant comes after
@@ -1091,6 +1210,35 @@ void KafkaSource::LogCallback(const rd_kafka_t* handle, int level, const char* f
   }
 }
 
+void KafkaSource::ApplyHolds() {
+  const std::vector<KafkaTopicPartition> held = status_->held();
+  TopicPartitionList to_pause = NewList(held.size());
+  TopicPartitionList to_resume = NewList(1);
+  {
+    MutexLock lock(&mu_);
+    for (PartitionState* state : order_) {
+      const bool want = std::find(held.begin(), held.end(), state->topic_partition) != held.end();
+      if (state->revoking || want == state->held) continue;
+      state->held = want;
+      const char* topic = state->topic_partition.topic.c_str();
+      if (want && !state->paused) {
+        state->paused = true;
+        rd_kafka_topic_partition_list_add(to_pause.get(), topic, state->topic_partition.partition);
+      } else if (!want && state->paused && !paused_) {
+        // Released while the buffer has room: fetch again (else UpdatePause
+        // resumes it with the others).
+        state->paused = false;
+        rd_kafka_topic_partition_list_add(to_resume.get(), topic, state->topic_partition.partition);
+      }
+      spdlog::info("{}: partition {}/{} {} by an operator", what_, state->topic_partition.topic,
+                   state->topic_partition.partition, want ? "held paused" : "released");
+    }
+  }
+  rd_kafka_t* handle = consumer_->get();
+  if (to_pause->cnt > 0) rd_kafka_pause_partitions(handle, to_pause.get());
+  if (to_resume->cnt > 0) rd_kafka_resume_partitions(handle, to_resume.get());
+}
+
 // ---------------------------------------------------------------------------
 // Registration: `type: kafka` as a source
 
@@ -1156,7 +1304,11 @@ ProducerFactory MakeKafkaSource(StageTypeContext& context) {
   source.stop_when_idle =
       options.Duration("stop_when_idle", absl::Milliseconds(1)).value_or(source.stop_when_idle);
   if (options.failed()) return nullptr;
-  return KafkaSource::Factory(std::move(source));
+  auto monitor = std::make_shared<KafkaSourceMonitor>();
+  if (context.probes != nullptr) {
+    context.probes->Add(std::string(context.stage_name), MakeKafkaSourceProbe(monitor));
+  }
+  return KafkaSource::Factory(std::move(source), std::move(monitor));
 }
 
 }  // namespace

@@ -24,9 +24,13 @@
 // them), runs rebalances and commits, and wakes the stage
 // (StageContext::Wake) when it queued something. HandleDemand() only moves
 // what is queued into the output batch, under one short lock. When the queue
-// is full (no demand downstream) the poll thread pauses every assigned
-// partition (rd_kafka_pause_partitions: nothing is discarded, fetching
-// resumes from the last message handed over) and resumes them once
+// is full the poll thread stops polling and waits for HandleDemand() to emit
+// half of it; librdkafka's own prefetch, bounded by its queued.min.messages
+// and queued.max.messages.kbytes, holds what arrives meanwhile. If the queue
+// stays full for a second (demand has stopped) the poll thread pauses every
+// assigned partition (rd_kafka_pause_partitions: nothing is discarded,
+// fetching resumes from the last message handed over; librdkafka drops its
+// prefetch, which is why a slow pipeline is not paused) and resumes them once
 // HandleDemand() has emitted half of it.
 //
 // Zero copy. An event's key, value and headers view the rd_kafka_message_t;
@@ -125,8 +129,9 @@ struct KafkaSourceOptions {
   absl::Duration revoke_timeout = absl::Seconds(10);
   // Defaults to kUnordered.
   KafkaOrdering ordering = KafkaOrdering::kUnordered;
-  // Events fetched and held ahead of demand, over all partitions; beyond it
-  // the partitions are paused. Defaults to 10000. REQUIRES: >= 1.
+  // Events fetched and held ahead of demand, over all partitions; at it the
+  // source stops polling, and pauses the partitions if it stays full for a
+  // second. Defaults to 10000. REQUIRES: >= 1.
   size_t fetch_buffer = 10000;
   // When > 0, the source finishes once at least one partition is assigned
   // and every assigned partition has been at its end (nothing more to read,
@@ -143,10 +148,17 @@ class KafkaSourceMonitor {
  public:
   // The status of instance `index`, made on first use.
   std::shared_ptr<KafkaSourceStatus> instance(uint32_t index);
+  // Every instance's status made so far, by index (null for gaps).
+  std::vector<std::shared_ptr<KafkaSourceStatus>> instances() const;
+  // Holds a partition paused in every instance, now and later (the admin
+  // endpoint); see KafkaSourceStatus::SetHeld. Returns whether it changed.
+  bool SetHeld(const KafkaTopicPartition& topic_partition, bool held);
+  std::vector<KafkaTopicPartition> held() const;
 
  private:
-  Mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::shared_ptr<KafkaSourceStatus>> instances_ ABSL_GUARDED_BY(mu_);
+  std::vector<KafkaTopicPartition> held_ ABSL_GUARDED_BY(mu_);
 };
 
 class KafkaSource final : public Producer {
@@ -187,8 +199,15 @@ class KafkaSource final : public Producer {
   size_t Fetch();
   // Moves `fetched_` into the partition queues.
   size_t QueueFetched();
-  // Pauses every partition when the buffer is full, resumes at half.
-  void UpdatePause();
+  // Pauses every partition once the buffer has been full for
+  // kPauseAfterFull, resumes them at half.
+  void UpdatePause(absl::Time now);
+  // The buffer is full and the partitions not paused (yet): the poll thread
+  // waits for room rather than polling.
+  bool WaitingForRoom();
+  // Waits until HandleDemand() has emitted half the buffer, Stop(), or
+  // `timeout`.
+  void WaitForRoom(absl::Duration timeout);
   // Commits the done prefix of `ids` (all assigned partitions if empty)
   // where it moved past what was sent (async) or confirmed (sync). A
   // synchronous commit waits for the broker and returns the first error of
@@ -211,6 +230,9 @@ class KafkaSource final : public Producer {
   // group (not joining, syncing or waiting for metadata).
   bool group_settled() const;
   void PublishStatus(bool query_paused_watermarks);
+  // Pauses the partitions an operator holds (KafkaSourceStatus::held()) and
+  // resumes the ones released, unless the buffer keeps them paused.
+  void ApplyHolds();
   void ProbeConnection();
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void Assign(const rd_kafka_topic_partition_list_t* partitions);
@@ -256,9 +278,15 @@ class KafkaSource final : public Producer {
   // Poll thread only: since when every assigned partition is at its end
   // (InfiniteFuture while one is not), for `stop_when_idle`.
   absl::Time idle_since_ = absl::InfiniteFuture();
+  // Poll thread only: since when the buffer is full without the partitions
+  // being paused (InfiniteFuture while it is not).
+  absl::Time full_since_ = absl::InfiniteFuture();
 
   mutable Mutex mu_;
   CondVar cv_;  // Stop() wakes a revoke waiting for its drain
+  // HandleDemand() (or Stop()) wakes the poll thread waiting for room.
+  CondVar room_cv_;
+  bool waiting_for_room_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status fatal_ ABSL_GUARDED_BY(mu_);
   // Assigned partitions by topic, then Kafka partition.

@@ -70,4 +70,21 @@ void KafkaSourceStatus::PublishBuffered(size_t buffered) {
   peak_buffered_ = std::max(peak_buffered_, buffered);
 }
 
+bool KafkaSourceStatus::SetHeld(const KafkaTopicPartition& topic_partition, bool held) {
+  MutexLock lock(&mu_);
+  auto it = std::find(held_.begin(), held_.end(), topic_partition);
+  if (held == (it != held_.end())) return false;
+  if (held) {
+    held_.push_back(topic_partition);
+  } else {
+    held_.erase(it);
+  }
+  return true;
+}
+
+std::vector<KafkaTopicPartition> KafkaSourceStatus::held() const {
+  MutexLock lock(&mu_);
+  return held_;
+}
+
 }  // namespace sluice::connectors::kafka

@@ -103,6 +103,12 @@ class KafkaSourceStatus {
   // Only `buffered` (published on every fetch, so the peak is exact).
   void PublishBuffered(size_t buffered);
 
+  // Partitions an operator holds paused (the admin endpoint, through
+  // KafkaSourceProbe): the poll thread keeps them paused, whatever its
+  // buffer says, until released. Returns whether that changed anything.
+  bool SetHeld(const KafkaTopicPartition& topic_partition, bool held);
+  std::vector<KafkaTopicPartition> held() const;
+
  private:
   mutable Mutex mu_;
   int32_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
@@ -112,6 +118,7 @@ class KafkaSourceStatus {
   size_t buffered_ ABSL_GUARDED_BY(mu_) = 0;
   size_t peak_buffered_ ABSL_GUARDED_BY(mu_) = 0;
   size_t fetch_buffer_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<KafkaTopicPartition> held_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::connectors::kafka

@@ -165,7 +165,28 @@ class ConfigBuilder {
     {
       OptionReader metrics = block("metrics");
       config_.metrics_address = metrics.String("address").value_or("");
+      config_.metrics_token = metrics.String("token").value_or("");
+      config_.metrics_admin = metrics.Bool("admin").value_or(false);
+      config_.metrics_stuck_after =
+          metrics.Duration("stuck_after", absl::Seconds(1)).value_or(config_.metrics_stuck_after);
       metrics.Finish();
+    }
+    {
+      // `log: {format: text|json, level: info}` (pipeline/log.h); applied by
+      // `sluice run`, which may override the format.
+      OptionReader log = block("log");
+      config_.log.format =
+          log.Enum<LogFormat>("format", {{"text", LogFormat::kText}, {"json", LogFormat::kJson}})
+              .value_or(config_.log.format);
+      config_.log.level =
+          log.Enum<spdlog::level::level_enum>("level", {{"trace", spdlog::level::trace},
+                                                        {"debug", spdlog::level::debug},
+                                                        {"info", spdlog::level::info},
+                                                        {"warn", spdlog::level::warn},
+                                                        {"error", spdlog::level::err},
+                                                        {"off", spdlog::level::off}})
+              .value_or(config_.log.level);
+      log.Finish();
     }
     if (top.has("dead_letter")) {
       options.dead_letter =
@@ -453,6 +474,7 @@ class ConfigBuilder {
           .options = reader,
           .concurrency = spec.options.concurrency,
           .max_demand = spec.options.max_demand,
+          .probes = config_.probes.get(),
       };
       const StageType& type = *entry.stage_type;
       // A stage in the wrong role still gets its options checked, in the

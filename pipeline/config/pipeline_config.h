@@ -20,7 +20,8 @@
 //   supervision: {strategy: one_for_one, max_restarts: 3, max_seconds: 5s}
 //   retry: {max_attempts: 3, initial_backoff: 100ms, max_backoff: 30s, multiplier: 2, jitter: 0.2}
 //   dead_letter: {type: file, path: dead-letters.log}
-//   metrics: {address: 127.0.0.1:9464}
+//   metrics: {address: 127.0.0.1:9464, token: ${TOKEN}, admin: false, stuck_after: 60s}
+//   log: {format: text, level: info}   # text | json; trace .. error, off
 //   stages:
 //     - name: parse
 //       type: json_parse
@@ -47,8 +48,10 @@
 
 #include "pipeline/config/config_errors.h"
 #include "pipeline/config/config_node.h"
+#include "pipeline/log.h"
 #include "pipeline/options.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/source_probe.h"
 
 namespace sluice {
 
@@ -75,6 +78,18 @@ struct PipelineConfig {
   std::string data_dir;
   // "" when the config names none.
   std::string metrics_address;
+  // The operations endpoint's other keys (docs/metrics.md): a bearer token
+  // ("" = none; a secret, never printed), admin actions on, and how long a
+  // partition may lag without its committed offset moving before readiness
+  // names it stuck.
+  std::string metrics_token;
+  bool metrics_admin = false;
+  absl::Duration metrics_stuck_after = absl::Seconds(60);
+  // `log:`: how `sluice run` writes its log (pipeline/log.h).
+  LogOptions log;
+  // The probes the stage types registered (pipeline/source_probe.h); never
+  // null.
+  std::shared_ptr<SourceProbeRegistry> probes = std::make_shared<SourceProbeRegistry>();
 };
 
 struct PipelineConfigContext {

@@ -41,6 +41,7 @@
 
 #include "pipeline/config/option_reader.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/source_probe.h"
 #include "pipeline/stage.h"
 #include "pipeline/status_macros.h"
 
@@ -64,6 +65,10 @@ struct StageTypeContext {
   // The stage's `max_demand`: the most events it may hold (Output::Hold)
   // before its input stops. A batching stage checks its batch size by it.
   int64_t max_demand = 1000;
+  // Where a source with state the runtime cannot see (Kafka partitions)
+  // registers a probe for the operations endpoint (pipeline/source_probe.h).
+  // Null when nobody listens (tests building a single stage).
+  SourceProbeRegistry* probes = nullptr;
 
   // Reports `concurrency` above 1 as an error at its place, saying `why`
   // ("a file sink appends to one file in order").

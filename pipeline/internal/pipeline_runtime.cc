@@ -10,6 +10,7 @@
 
 #include "pipeline/clock.h"
 #include "pipeline/internal/stage_instance.h"
+#include "pipeline/log.h"
 
 namespace sluice::internal {
 
@@ -43,6 +44,14 @@ PipelineRuntime::PipelineRuntime(PipelineOptions options, std::vector<StageSpec>
     stage->dead_letter = stage->spec.options.dead_letter != nullptr
                              ? stage->spec.options.dead_letter.get()
                              : options_.dead_letter.get();
+    auto metrics =
+        std::find_if(dead_letter_metrics_.begin(), dead_letter_metrics_.end(),
+                     [&](const auto& entry) { return entry.first == stage->dead_letter; });
+    if (metrics == dead_letter_metrics_.end()) {
+      dead_letter_metrics_.emplace_back(stage->dead_letter, std::make_unique<DeadLetterMetrics>());
+      metrics = std::prev(dead_letter_metrics_.end());
+    }
+    stage->dead_letter_metrics = metrics->second.get();
     StageRuntime* raw = stage.get();
     stage->supervisor = std::make_unique<Supervisor>(
         stage->spec.name, stage->spec.options.supervision, concurrency, *clock_,
@@ -141,21 +150,43 @@ void PipelineRuntime::Halt(absl::Status status) {
     halted_.store(true, std::memory_order_release);
     finished_cv_.notify_all();
   }
-  if (!absl::IsCancelled(status)) SPDLOG_ERROR("{}", std::string(status.message()));
+  if (!absl::IsCancelled(status)) {
+    LogEvent(spdlog::level::err, "pipeline_stopped")
+        .Pipeline(options_.name)
+        .Field("reason", std::string(status.message()));
+  }
 }
 
 void PipelineRuntime::Drain(std::optional<absl::Duration> timeout) {
   {
     MutexLock lock(&mu_);
-    if (drain_deadline_.has_value() || ended_) return;
-    drain_deadline_ = clock_->Now() + timeout.value_or(options_.shutdown_timeout);
+    if (ended_) return;
+    const absl::Time deadline = clock_->Now() + timeout.value_or(options_.shutdown_timeout);
+    if (drain_deadline_.has_value()) {
+      // Draining already: a shorter timeout (a second SIGTERM) brings the
+      // end closer; the sources were told already.
+      if (deadline < *drain_deadline_) {
+        drain_deadline_ = deadline;
+        finished_cv_.notify_all();
+        LogEvent(spdlog::level::warn, "drain_cut_short")
+            .Pipeline(options_.name)
+            .Field("in_flight", EventsInFlight());
+      }
+      return;
+    }
+    drain_deadline_ = deadline;
   }
-  SPDLOG_INFO("pipeline \"{}\" draining: sources stop, in-flight events finish", options_.name);
+  LogEvent(spdlog::level::info, "drain_started")
+      .Pipeline(options_.name)
+      .Field("timeout", absl::FormatDuration(timeout.value_or(options_.shutdown_timeout)))
+      .Field("in_flight", EventsInFlight());
   for (StageInstance* source : sources_) source->RequestDrain();
 }
 
 RunReport PipelineRuntime::Wait() {
   RunReport report;
+  absl::Time next_progress_log = absl::InfinitePast();
+  bool drained_by_request = false;
   {
     std::unique_lock<Mutex> lock(mu_);
     while (true) {
@@ -164,6 +195,15 @@ RunReport PipelineRuntime::Wait() {
       if (drain_deadline_.has_value() && clock_->Now() >= *drain_deadline_) {
         report.drained = false;
         break;
+      }
+      // Drain progress, once a second: what is still in flight.
+      if (drain_deadline_.has_value() && clock_->Now() >= next_progress_log) {
+        next_progress_log = clock_->Now() + absl::Seconds(1);
+        LogEvent(spdlog::level::info, "drain_progress")
+            .Pipeline(options_.name)
+            .Field("in_flight", EventsInFlight())
+            .Field("deadline_in", absl::FormatDuration(absl::Trunc(*drain_deadline_ - clock_->Now(),
+                                                                   absl::Milliseconds(1))));
       }
       // Finishing instances bump finish_events_ and notify; the timeout
       // bounds how late a drain deadline is noticed.
@@ -175,6 +215,7 @@ RunReport PipelineRuntime::Wait() {
     }
     ended_ = true;
     report.status = halt_status_;
+    drained_by_request = drain_deadline_.has_value();
   }
   halted_.store(true, std::memory_order_release);
   scheduler_->Shutdown();
@@ -199,6 +240,12 @@ RunReport PipelineRuntime::Wait() {
                                    tracker->in_flight(partition)});
     }
   }
+  if (drained_by_request) {
+    LogEvent(report.drained ? spdlog::level::info : spdlog::level::warn, "drain_finished")
+        .Pipeline(options_.name)
+        .Field("drained", report.drained)
+        .Field("unfinished", static_cast<uint64_t>(report.events_in_flight()));
+  }
   return report;
 }
 
@@ -216,6 +263,60 @@ std::vector<StageReport> PipelineRuntime::Snapshot() const {
     reports.push_back(std::move(report));
   }
   return reports;
+}
+
+std::vector<DeadLetterReport> PipelineRuntime::DeadLetterSnapshot() const {
+  std::vector<DeadLetterReport> reports;
+  for (const auto& [queue, metrics] : dead_letter_metrics_) {
+    DeadLetterReport& report = reports.emplace_back();
+    report.description = queue->description();
+    // "file sluice-data/x.log", "kafka topic orders.dlq", "memory".
+    report.backend = report.description.substr(0, report.description.find(' '));
+    report.writes = metrics->writes.load(std::memory_order_relaxed);
+    report.errors = metrics->errors.load(std::memory_order_relaxed);
+    report.write_latency = metrics->write_latency.Snapshot();
+    report.write_ns = metrics->write_ns.load(std::memory_order_relaxed);
+    report.failing = metrics->failing();
+  }
+  return reports;
+}
+
+bool PipelineRuntime::draining() const {
+  MutexLock lock(&mu_);
+  return drain_deadline_.has_value();
+}
+
+absl::Status PipelineRuntime::health() const {
+  {
+    MutexLock lock(&mu_);
+    if (!halt_status_.ok() && !absl::IsCancelled(halt_status_)) return halt_status_;
+  }
+  if (root_supervisor_->gave_up()) {
+    return absl::AbortedError(absl::StrCat("pipeline \"", options_.name, "\" supervisor gave up"));
+  }
+  for (const auto& stage : stages_) {
+    if (stage->supervisor->gave_up()) {
+      return absl::AbortedError(absl::StrCat("stage \"", stage->spec.name,
+                                             "\" is escalating: restarts exceeded max_restarts"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void PipelineRuntime::SetPaused(bool paused) {
+  if (paused_.exchange(paused, std::memory_order_acq_rel) == paused) return;
+  SPDLOG_INFO("pipeline \"{}\" {}", options_.name,
+              paused ? "paused: sources are not asked for events" : "resumed");
+  // A paused source returned without asking for more: call it again.
+  if (!paused) {
+    for (StageInstance* source : sources_) source->Wake();
+  }
+}
+
+uint64_t PipelineRuntime::EventsInFlight() const {
+  uint64_t total = 0;
+  for (StageInstance* source : sources_) total += source->ack_tracker()->in_flight();
+  return total;
 }
 
 const std::string& PipelineRuntime::source_name(SourceId source) const {

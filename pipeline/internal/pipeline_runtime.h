@@ -44,6 +44,7 @@ struct StageRuntime {
   std::vector<size_t> downstream;  // stages subscribing to this one
   std::unique_ptr<Supervisor> supervisor;
   DeadLetterQueue* dead_letter = nullptr;
+  DeadLetterMetrics* dead_letter_metrics = nullptr;  // its backend's, owned by the runtime
 };
 
 class PipelineRuntime {
@@ -58,6 +59,13 @@ class PipelineRuntime {
   void Drain(std::optional<absl::Duration> timeout);
   std::vector<StageReport> Snapshot() const;
   InMemoryDeadLetterQueue* default_dead_letters() const { return default_dead_letters_.get(); }
+  std::vector<DeadLetterReport> DeadLetterSnapshot() const;
+  // For the operations endpoint (issue #8): see Pipeline.
+  bool draining() const;
+  absl::Status health() const;
+  void SetPaused(bool paused);
+  // Producers are not asked for events while set (checked per slice).
+  bool paused() const { return paused_.load(std::memory_order_acquire); }
 
   // For instances.
   const PipelineOptions& options() const { return options_; }
@@ -83,6 +91,8 @@ class PipelineRuntime {
   void Wire();
   void RestartStage(size_t stage_index, const std::string& reason);
   bool AllFinished() const;
+  // Events the sources emitted and not yet done (for drain logs).
+  uint64_t EventsInFlight() const;
 
   PipelineOptions options_;
   const Clock* clock_;
@@ -96,7 +106,13 @@ class PipelineRuntime {
   std::vector<std::string> source_names_;
   std::unique_ptr<Supervisor> root_supervisor_;
 
+  // One per distinct backend, in the order stages name them.
+  std::vector<std::pair<DeadLetterQueue*, std::unique_ptr<DeadLetterMetrics>>> dead_letter_metrics_;
+
   std::atomic<bool> halted_{false};
+  // Acquire/release: a source that sees it cleared runs again (no data is
+  // published through it).
+  std::atomic<bool> paused_{false};
   std::atomic<bool> started_{false};
   absl::Time started_at_;
 

@@ -11,6 +11,7 @@
 
 #include "pipeline/clock.h"
 #include "pipeline/internal/pipeline_runtime.h"
+#include "pipeline/log.h"
 
 namespace sluice::internal {
 namespace {
@@ -26,6 +27,55 @@ absl::Status Guarded(Callback&& callback) {
     return absl::InternalError(absl::StrCat("exception: ", error.what()));
   } catch (...) {
     return absl::InternalError("unknown exception");
+  }
+}
+
+// The W3C trace id of the event's `traceparent` header, "" if none.
+std::string TraceIdOfEvent(const Event& event) {
+  for (const Header& header : event.headers()) {
+    if (header.key == kTraceparentHeader) return TraceIdOf(header.value);
+  }
+  return "";
+}
+
+// At most kDeadLetterLinesPerSecond event_dead_lettered lines per second per
+// worker thread: a bad deploy dead-letters every event, and the log must not
+// become the bottleneck. The next line written says how many were left out.
+constexpr int kDeadLetterLinesPerSecond = 50;
+struct DeadLetterLogBudget {
+  int64_t second = 0;
+  int lines = 0;
+  uint64_t suppressed = 0;
+};
+thread_local DeadLetterLogBudget dead_letter_log_budget;
+
+void LogDeadLetter(const DeadLetter& record, uint32_t instance, uint32_t attempts) {
+  DeadLetterLogBudget& budget = dead_letter_log_budget;
+  const int64_t second = absl::ToUnixSeconds(absl::Now());
+  if (second != budget.second) {
+    budget.second = second;
+    budget.lines = 0;
+  }
+  if (++budget.lines > kDeadLetterLinesPerSecond) {
+    ++budget.suppressed;
+    return;
+  }
+  LogEvent line(spdlog::level::warn, "event_dead_lettered");
+  line.Pipeline(record.pipeline)
+      .Stage(record.stage)
+      .Instance(instance)
+      .Field("trace_id", record.trace_id)
+      .Field("source", record.source)
+      .Field("topic", record.source_topic)
+      .Field("partition",
+             static_cast<int64_t>(record.source_topic.empty() ? record.origin.partition.value()
+                                                              : record.source_partition))
+      .Field("offset", record.origin.offset.value())
+      .Field("attempts", attempts)
+      .Field("error", record.error);
+  if (budget.suppressed > 0) {
+    line.Field("lines_suppressed", budget.suppressed);
+    budget.suppressed = 0;
   }
 }
 
@@ -182,6 +232,13 @@ absl::Status StageInstance::CreateStage() {
     return absl::Status(status.code(), absl::StrCat("stage \"", spec.name, "\" instance ", index_,
                                                     " failed to start: ", status.message()));
   }
+  LogEvent(spdlog::level::info, "stage_started")
+      .Pipeline(runtime_.options().name)
+      .Stage(spec.name)
+      .Instance(index_)
+      .Field("role", spec.role == StageRole::kProducer           ? "producer"
+                     : spec.role == StageRole::kProducerConsumer ? "producer_consumer"
+                                                                 : "consumer");
   return absl::OkStatus();
 }
 
@@ -397,8 +454,15 @@ void StageInstance::Handle(DeadLettersFailedMessage& message) {
   dead_letters_in_flight_.fetch_sub(static_cast<int64_t>(message.records->size()),
                                     std::memory_order_acq_rel);
   const uint32_t failures = message.failures;
-  SPDLOG_WARN("stage \"{}\" instance {}: dead-letter write of {} records failed, retrying: {}",
-              stage_.spec.name, index_, message.records->size(), AsString(message.status));
+  LogEvent(spdlog::level::warn, "dead_letter_write_failed")
+      .Pipeline(runtime_.options().name)
+      .Stage(stage_.spec.name)
+      .Instance(index_)
+      .Field("records", static_cast<uint64_t>(message.records->size()))
+      .Field("failures", failures)
+      .Field("backend", stage_.dead_letter->description())
+      .Field("error", AsString(message.status))
+      .Field("retry_in", absl::FormatDuration(DeadLetterBackoff(failures)));
   dead_letters_waiting_ += message.records->size();
   dead_letters_to_rewrite_.push_back(
       {runtime_.clock().Now() + DeadLetterBackoff(failures), std::move(message.records), failures});
@@ -457,7 +521,12 @@ void StageInstance::RestartIfRequested() {
   held_.ReleaseAllInto(held_returned_);
   DiscardUserStage();
   StageMetrics::Add(metrics_.restarts, 1);
-  SPDLOG_INFO("stage \"{}\" instance {} restarting after: {}", stage_.spec.name, index_, reason);
+  LogEvent(spdlog::level::warn, "stage_restarted")
+      .Pipeline(runtime_.options().name)
+      .Stage(stage_.spec.name)
+      .Instance(index_)
+      .Field("reason", reason)
+      .Field("restarts", metrics_.restarts.load(std::memory_order_relaxed));
   if (absl::Status started = CreateStage(); !started.ok()) {
     Crash(AsString(started), nullptr);
     return;
@@ -590,6 +659,8 @@ bool StageInstance::RunProducer() {
   const bool woken = wake_requested_.exchange(false, std::memory_order_acq_rel);
   if (drain_requested_.load(std::memory_order_acquire)) source_done_ = true;
   if (source_done_) return false;
+  // Paused by the operator: not asked now; Resume() wakes it.
+  if (runtime_.paused()) return false;
   const int64_t available = dispatcher_->AvailableDemand();
   const size_t held = buffered_events_ + dispatcher_->held_events();
   if (available <= 0 || held >= stage_.spec.options.buffer_size) return false;
@@ -821,8 +892,10 @@ void StageInstance::RecordLatency(const EventBatch& chunk) {
   for (size_t i = 0; i < chunk.size(); i += stride) {
     const int64_t stamped = chunk[i].timestamp_us();
     if (stamped <= 0) continue;  // no timestamp: no latency
-    metrics_.end_to_end_latency.Record(absl::Microseconds(now_us - stamped),
-                                       std::min(stride, chunk.size() - i));
+    const size_t weight = std::min(stride, chunk.size() - i);
+    metrics_.end_to_end_latency.Record(absl::Microseconds(now_us - stamped), weight);
+    StageMetrics::Add(metrics_.end_to_end_latency_sum_us,
+                      static_cast<uint64_t>(std::max<int64_t>(0, now_us - stamped)) * weight);
   }
 }
 
@@ -842,6 +915,16 @@ void StageInstance::FailEvent(const Event& event, const absl::Status& status) {
     retry.event.Append(fields);
     retries_.push_back(std::move(retry));
     StageMetrics::Add(metrics_.events_retried, 1);
+    if (LogEvent line(spdlog::level::debug, "event_retry_scheduled"); line.enabled()) {
+      line.Pipeline(runtime_.options().name)
+          .Stage(stage_.spec.name)
+          .Instance(index_)
+          .Field("trace_id", TraceIdOfEvent(event))
+          .Field("offset", event.origin().offset.value())
+          .Field("attempts", attempts)
+          .Field("backoff", absl::FormatDuration(backoff))
+          .Field("error", AsString(status));
+    }
     WakeAt(retry_due);
     return;
   }
@@ -860,8 +943,9 @@ void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& stat
   record.stage = stage_.spec.name;
   // A crash's reason is already "crashed: <what>" (DESIGN.md); other
   // failures keep their code in the text: "INVALID_ARGUMENT: ...".
-  record.error = absl::StartsWith(status.message(), "crashed: ") ? std::string(status.message())
-                                                                 : AsString(status);
+  record.error =
+      Redact(absl::StartsWith(status.message(), "crashed: ") ? std::string(status.message())
+                                                             : AsString(status));
   record.code = status.code();
   record.attempts = attempts;
   record.failed_at = runtime_.clock().Now();
@@ -871,6 +955,11 @@ void StageInstance::DeadLetterEvent(const Event& event, const absl::Status& stat
     record.source_topic = std::move(name->topic);
     record.source_partition = name->partition;
   }
+  record.trace_id = TraceIdOfEvent(event);
+  // The events a crash had in hand are counted on its stage_crashed line;
+  // one of them gets a line of its own only if it carries a trace id.
+  const bool crashed = absl::StartsWith(status.message(), "crashed: ");
+  if (!crashed || !record.trace_id.empty()) LogDeadLetter(record, index_, attempts);
   dead_letters_to_write_.push_back(std::move(record));
 }
 
@@ -888,8 +977,13 @@ void StageInstance::WriteDeadLetters(DeadLetterBatch records, uint32_t failures)
   // ended: through the gate, a late confirmation touches nothing torn down
   // (its events stay uncommitted, for redelivery).
   std::shared_ptr<CallbackGate> gate = runtime_.callback_gate();
-  stage_.dead_letter->Write(records, [this, gate, records, count, failures](absl::Status status) {
+  const absl::Time write_start = absl::Now();
+  DeadLetterMetrics* backend_metrics = stage_.dead_letter_metrics;
+  stage_.dead_letter->Write(records, [this, gate, records, count, failures, write_start,
+                                      backend_metrics](absl::Status status) {
+    // The runtime owns the backend metrics: recorded only while it lives.
     gate->Run([&] {
+      backend_metrics->RecordWrite(status, records->size(), absl::Now() - write_start);
       if (status.ok()) {
         for (const DeadLetter& record : *records) runtime_.Complete(record.origin);
         StageMetrics::Add(metrics_.events_dead_lettered, static_cast<uint64_t>(count));
@@ -927,8 +1021,16 @@ void StageInstance::DiscardUserStage() {
 }
 
 void StageInstance::Crash(const std::string& what, const EventBatch* in_hand) {
-  const std::string reason = absl::StrCat("crashed: ", what);
-  SPDLOG_ERROR("stage \"{}\" instance {} {}", stage_.spec.name, index_, reason);
+  // Masked here, so neither the log, the dead letters, the metrics nor the
+  // summary carry a secret a crash message happened to quote.
+  const std::string reason = Redact(absl::StrCat("crashed: ", what));
+  LogEvent(spdlog::level::err, "stage_crashed")
+      .Pipeline(runtime_.options().name)
+      .Stage(stage_.spec.name)
+      .Instance(index_)
+      .Field("reason", reason)
+      .Field("events_in_hand", static_cast<uint64_t>(in_hand != nullptr ? in_hand->size() : 0))
+      .Field("events_held", static_cast<uint64_t>(held_.size()));
   const absl::Status status = absl::InternalError(reason);
   auto dead_letter_all = [&](const EventBatch& events) {
     for (const Event& event : events) {
@@ -1014,7 +1116,9 @@ void StageInstance::EnterState(InstanceState state) {
       StageMetrics::Add(metrics_.idle_ns, elapsed);
       break;
     case InstanceState::kBusy:
+      // Busy spans exactly one batch callback: one processing-time record.
       StageMetrics::Add(metrics_.busy_ns, elapsed);
+      metrics_.processing_latency.Record(absl::Nanoseconds(static_cast<int64_t>(elapsed)));
       break;
     case InstanceState::kBackpressured:
       StageMetrics::Add(metrics_.backpressured_ns, elapsed);
@@ -1037,6 +1141,10 @@ void StageInstance::StopStage() {
     user_stage_->Stop();
     return absl::OkStatus();
   }).IgnoreError();
+  LogEvent(spdlog::level::info, "stage_stopped")
+      .Pipeline(runtime_.options().name)
+      .Stage(stage_.spec.name)
+      .Instance(index_);
 }
 
 }  // namespace sluice::internal

@@ -412,6 +412,13 @@ TEST_F(DlqKafkaTest, RoundTripRejectDeadLetterReplayFixedPipelineDeliversEveryEv
   ASSERT_TRUE(testing::ProduceMessages(brokers(), "orders", orders).ok());
 
   const std::string dir = MakeTempDir("dlq-round-trip");
+  // Both runs share the group "orders-pipeline". When the strict run's member
+  // leaves, the embedded broker starts a rebalance of the (now empty) group
+  // that lasts session.timeout.ms - 1s, and the fixed run's JoinGroup waits for
+  // it: 44 s with librdkafka's default session (45 s), 3 s with 4 s. Not below
+  // 4 s: a group's first join takes 3 s, without heartbeats (docs/kafka.md).
+  // stop_when_idle: the topic holds everything before each run starts, so a
+  // short idle time ends the run as surely as a long one.
   auto pipeline = [&](const std::string& types) {
     return absl::StrCat(R"(name: orders
 data_dir: )",
@@ -425,7 +432,8 @@ stages:
                         brokers(), R"("
     group: orders-pipeline
     topics: [orders]
-    stop_when_idle: 2s
+    stop_when_idle: 500ms
+    properties: {session.timeout.ms: 4000, heartbeat.interval.ms: 500}
   - name: parse
     type: json_parse
     subscribe: in

@@ -5,12 +5,14 @@
 
 #include "CLI/CLI.hpp"
 
+#include "pipeline/log.h"
 #include "tools/cli/commands.h"
 
 namespace sluice::cli {
 namespace {
 
-constexpr const char* kFooter = R"(Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+constexpr const char* kFooter = R"(Exit codes: 0 ok, 1 runtime failure, 2 usage or config error,
+3 `run`: a drain reached shutdown_timeout with events unfinished (left uncommitted).
 Docs: docs/configuration.md, docs/stages.md.
 )";
 
@@ -36,12 +38,20 @@ int RunCli(int argc, char** argv) {
   run->add_flag("--status", run_args.force_status,
                 "Print the live status line even when stderr is not a terminal");
   run->add_flag("--quiet", run_args.quiet, "No live status line");
+  run->add_option("--metrics-address", run_args.metrics_address,
+                  "Serve /metrics, /healthz, /readyz on HOST:PORT (port 0: any free; printed "
+                  "on stderr); overrides the config's metrics.address");
+  run->add_option("--log-format", run_args.log_format,
+                  "Log lines as text or json (overrides the config's log.format)")
+      ->check(CLI::IsMember({"text", "json"}));
   run->footer(R"(Examples:
   sluice run configs/quickstart.yaml
   sluice run configs/file-json.yaml --set stages.parse.concurrency=4
 On SIGINT/SIGTERM the sources stop, in-flight events finish (within shutdown_timeout),
-sinks flush, and a summary is printed. A second signal stops at once; unfinished
-events stay uncommitted.)");
+sinks flush, offsets commit, and a summary is printed (exit 0). A second signal stops
+at once; unfinished events stay uncommitted. Events still unfinished when
+shutdown_timeout passes are reported by count, left uncommitted for redelivery, and the
+exit code is 3.)");
 
   ValidateArgs validate_args;
   CLI::App* validate = app.add_subcommand("validate", "Check a pipeline file without running it");
@@ -124,6 +134,26 @@ The first line of stdout is the bootstrap address (host:port, or a comma list wi
 --brokers N), alone, for scripts; everything else goes to stderr. Brokers listen on
 127.0.0.1 at ports the mock cluster picks. Everything is in memory, a few MB per
 partition (older messages are dropped), nothing on disk: see docs/kafka.md.)");
+
+  TopArgs top_args;
+  CLI::App* top = app.add_subcommand(
+      "top", "Watch a running pipeline: per-stage rates, mailboxes, demand, Kafka lag");
+  top->add_option("--address", top_args.address,
+                  "HOST:PORT of the pipeline's metrics endpoint (default 127.0.0.1:9464)");
+  top->add_option("--token", top_args.token,
+                  "Bearer token for the endpoint (default: $SLUICE_METRICS_TOKEN)");
+  top->add_flag("--once", top_args.once,
+                "Print one plain-text table (two scrapes --interval apart) and exit");
+  top->add_option("--interval", top_args.interval_seconds,
+                  "Seconds between scrapes, and the window of the rates (default 1)")
+      ->check(CLI::PositiveNumber);
+  top->footer(R"(Examples:
+  sluice run pipeline.yaml --metrics-address 127.0.0.1:9464 &
+  sluice top --address 127.0.0.1:9464
+  sluice top --once --interval 2 | grep parse
+Rates are events/s between two scrapes of /metrics. On a terminal the view redraws in
+place until Ctrl-C; over a pipe it prints a plain-text table every --interval. Exit code
+1 when nothing answers at the address or the token is refused.)");
 
   CLI::App* dlq = app.add_subcommand("dlq", "Inspect or replay a dead-letter queue");
   dlq->require_subcommand(1);
@@ -212,12 +242,17 @@ replayed --max-replays times is parked instead. See docs/dead-letters.md.)");
     app.exit(error);
     return kExitConfig;
   }
+  // Every command logs to stderr, warnings and up: stdout is its output
+  // (`sluice test`'s report, `bench --json -`). `run` and `validate` then
+  // apply the config's `log:` block (pipeline/log.h).
+  ConfigureLogging({.format = LogFormat::kText, .level = spdlog::level::warn});
   if (*run) return Run(run_args);
   if (*validate) return Validate(validate_args);
   if (*graph) return Graph(graph_args);
   if (*bench) return Bench(bench_args);
   if (*test) return Test(test_args);
   if (*broker) return Broker(broker_args);
+  if (*top) return Top(top_args);
   if (*inspect) return DlqInspect(inspect_args);
   if (*replay) return DlqReplay(replay_args);
   return kExitConfig;

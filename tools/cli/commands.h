@@ -2,7 +2,8 @@
 //
 // One function per `sluice` command; cli.cc parses the command line and calls
 // them. Each returns the process exit code: 0 ok, 1 runtime failure, 2 usage
-// or config error (kExitOk, kExitRuntime, kExitConfig).
+// or config error, 3 a drain that timed out (kExitOk, kExitRuntime,
+// kExitConfig, kExitDrainTimeout).
 //
 // Not thread-safe: called once from main().
 #pragma once
@@ -22,6 +23,9 @@ namespace sluice::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitConfig = 2;
+// `sluice run`: a drain (SIGINT/SIGTERM) reached shutdown_timeout with events
+// unfinished; they were left uncommitted, for redelivery.
+inline constexpr int kExitDrainTimeout = 3;
 
 struct ConfigArgs {
   std::string config_path;
@@ -40,6 +44,10 @@ struct LoadedConfig {
 absl::StatusOr<LoadedConfig> LoadConfig(const ConfigArgs& args);
 // Prints a load error to stderr and returns kExitConfig.
 int ReportConfigError(const absl::Status& status);
+// Registers every value the config marks secret (config::IsSecretKey) with
+// the log (pipeline/log.h AddSecret): no log line, summary or dead-letter
+// error text carries them (tools/cli/run_command.cc).
+void RegisterConfigSecrets(const ConfigNode& root);
 
 struct RunArgs {
   ConfigArgs config;
@@ -47,6 +55,12 @@ struct RunArgs {
   bool force_status = false;
   // No live status line.
   bool quiet = false;
+  // --metrics-address HOST:PORT: serve /metrics, /healthz, /readyz there
+  // (tools/ops/ops_server.h); overrides the config's `metrics.address`.
+  // Port 0 picks a free one. "" = the config's (none: no endpoint).
+  std::string metrics_address;
+  // --log-format text|json; "" = the config's `log.format`.
+  std::string log_format;
 };
 int Run(const RunArgs& args);
 
@@ -103,6 +117,20 @@ struct BrokerArgs {
 // Runs an embedded Kafka broker (connectors/kafka/embedded_broker.h) until
 // SIGINT/SIGTERM; prints its bootstrap address alone on stdout's first line.
 int Broker(const BrokerArgs& args);
+
+struct TopArgs {
+  // HOST:PORT of a running pipeline's operations endpoint (its config's
+  // `metrics: {address: ...}` or `sluice run --metrics-address`).
+  std::string address = "127.0.0.1:9464";
+  // Bearer token for the endpoint; "" = $SLUICE_METRICS_TOKEN if set.
+  std::string token;
+  // One plain-text table (after two scrapes `interval_seconds` apart), then exit.
+  bool once = false;
+  double interval_seconds = 1;
+};
+// A live view of a running pipeline's stages and Kafka partitions, read from
+// its /metrics (tools/cli/top_command.cc). Exit code 1 when nothing answers.
+int Top(const TopArgs& args);
 
 // Where a dlq command finds a Kafka dead-letter queue's brokers: `--brokers`
 // (and `-X name=value` librdkafka properties), or a pipeline file's

@@ -4,6 +4,7 @@
 
 #include "absl/time/time.h"
 
+#include "pipeline/log.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/validate_connect.h"
 #include "tools/config/yaml_loader.h"
@@ -18,12 +19,20 @@ int Validate(const ValidateArgs& args) {
   }
   absl::StatusOr<LoadedConfig> loaded = LoadConfig(args.config);
   if (!loaded.ok()) return ReportConfigError(loaded.status());
-  if (args.print) std::cout << config::ToYaml(loaded->root);
+  // --connect makes Kafka clients, whose log lines go through the log: masked.
+  RegisterConfigSecrets(loaded->root);
+  ConfigureLogging(loaded->config.log);
+  // Secret keys print as "******"; a secret's value quoted under another key
+  // (an error text, a URL) is masked too.
+  if (args.print) std::cout << Redact(config::ToYaml(loaded->root));
   if (args.connect) {
     std::vector<std::string> notes;
     const absl::Status reachable = CheckConnections(*loaded, timeout, notes);
-    for (const std::string& note : notes) std::cerr << "connect: " << note << "\n";
-    if (!reachable.ok()) return ReportConfigError(reachable);
+    for (const std::string& note : notes) std::cerr << "connect: " << Redact(note) << "\n";
+    if (!reachable.ok()) {
+      return ReportConfigError(
+          absl::Status(reachable.code(), Redact(std::string(reachable.message()))));
+    }
   }
   std::cerr << "ok: pipeline \"" << loaded->config.options.name << "\", "
             << loaded->config.graph.size() << " stages" << (args.connect ? ", connected" : "")

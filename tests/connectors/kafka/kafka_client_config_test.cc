@@ -70,6 +70,32 @@ TEST(KafkaClientConfigTest, SecretPropertiesAreRecognised) {
   EXPECT_EQ(DescribeProperty("linger.ms", "5"), "linger.ms=5");
 }
 
+TEST(KafkaClientConfigTest, MakeIdempotentProducerIsIdempotentWithTheCallersProperties) {
+  int owner = 0;
+  absl::StatusOr<rd_kafka_t*> producer = MakeIdempotentProducer(
+      {.brokers = "127.0.0.1:1", .properties = {{"client.id", "dlq"}}},
+      {.delivery_report = [](rd_kafka_t*, const rd_kafka_message_t*, void*) {}, .opaque = &owner});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  // rd_kafka_conf() is the producer's own conf: what rd_kafka_new() was given.
+  rd_kafka_conf_t* conf = rd_kafka_conf_dup(rd_kafka_conf(*producer));
+  EXPECT_EQ(ConfValue(conf, "enable.idempotence"), "true");
+  EXPECT_EQ(ConfValue(conf, "client.id"), "dlq");
+  EXPECT_EQ(ConfValue(conf, "bootstrap.servers"), "127.0.0.1:1");
+  EXPECT_EQ(rd_kafka_opaque(*producer), &owner);
+  rd_kafka_conf_destroy(conf);
+  rd_kafka_destroy(*producer);
+}
+
+TEST(KafkaClientConfigTest, MakeIdempotentProducerReportsAConfigLibrdkafkaRefuses) {
+  // Idempotence needs acks=all: rd_kafka_new() refuses acks=1.
+  absl::StatusOr<rd_kafka_t*> producer =
+      MakeIdempotentProducer({.brokers = "127.0.0.1:1", .properties = {{"acks", "1"}}}, {});
+  ASSERT_FALSE(producer.ok());
+  EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(producer.status().message(), HasSubstr("librdkafka refused the producer config"));
+  EXPECT_THAT(producer.status().message(), HasSubstr("acks"));
+}
+
 TEST(KafkaClientConfigTest, ConfigPrinterMasksEveryKafkaSecretProperty) {
   for (std::string_view name : KnownSecretProperties()) {
     EXPECT_TRUE(config::IsSecretKey(name)) << name;

@@ -9,18 +9,17 @@
 #include "gtest/gtest.h"
 
 #include "connectors/kafka/kafka_source.h"
-#include "tests/connectors/kafka/kafka_source_test_util.h"
+#include "tests/connectors/kafka/kafka_test_util.h"
 
 namespace sluice::connectors::kafka {
 namespace {
 
-using ::sluice::connectors::kafka::testing::CommittedReader;
-using ::sluice::connectors::kafka::testing::SourceOptions;
-using ::sluice::connectors::kafka::testing::SourcePipeline;
-using ::sluice::connectors::kafka::testing::StartBroker;
-using ::sluice::connectors::kafka::testing::TestProducer;
-using ::sluice::connectors::kafka::testing::TestSinkState;
-using ::sluice::connectors::kafka::testing::WaitUntil;
+using ::sluice::testing::CommittedReader;
+using ::sluice::testing::SourceOptions;
+using ::sluice::testing::SourcePipeline;
+using ::sluice::testing::TestProducer;
+using ::sluice::testing::TestSinkState;
+using ::sluice::testing::WaitUntil;
 using ::testing::Each;
 
 bool AllPaused(const KafkaSourceStatus& status, size_t partitions) {
@@ -29,14 +28,14 @@ bool AllPaused(const KafkaSourceStatus& status, size_t partitions) {
          std::all_of(all.begin(), all.end(), [](const auto& p) { return p.paused; });
 }
 
-TEST(KafkaSourceFlowTest, WithoutDemandPartitionsPauseAndTheBufferStaysBounded) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("paused", 2).ok());
-  TestProducer producer(broker->bootstrap_servers(), "paused", 2);
+// A broker of each test's own (tests/connectors/kafka/kafka_test_util.h).
+class KafkaSourceFlowTest : public ::sluice::testing::KafkaSourceFixture {};
+
+TEST_F(KafkaSourceFlowTest, WithoutDemandPartitionsPauseAndTheBufferStaysBounded) {
+  TestProducer& producer = CreateTopic("paused", 2);
   producer.Produce(1000);
 
-  KafkaSourceOptions options = SourceOptions(*broker, "paused", "paused");
+  KafkaSourceOptions options = SourceOptions(broker(), "paused", "paused");
   options.fetch_buffer = 100;
   // The sink holds what it gets and stops taking input at 30 held events,
   // so demand stops.
@@ -68,34 +67,31 @@ TEST(KafkaSourceFlowTest, WithoutDemandPartitionsPauseAndTheBufferStaysBounded) 
   RunReport report = pipeline.Stop();
   EXPECT_TRUE(report.status.ok()) << report.status;
   EXPECT_EQ(report.events_discarded(), 0u);
-  CommittedReader reader(broker->bootstrap_servers(), "paused");
+  CommittedReader reader(bootstrap(), "paused");
   EXPECT_THAT(reader.Committed("paused", 2), Each(1000));
 }
 
-TEST(KafkaSourceFlowTest, ABrokerDownAndBackLosesNothing) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("outage", 2).ok());
-  TestProducer producer(broker->bootstrap_servers(), "outage", 2);
+TEST_F(KafkaSourceFlowTest, ABrokerDownAndBackLosesNothing) {
+  TestProducer& producer = CreateTopic("outage", 2);
   producer.Produce(100);
 
   auto sink = std::make_shared<TestSinkState>();
-  SourcePipeline pipeline(SourceOptions(*broker, "outage", "outage"), sink);
+  SourcePipeline pipeline(SourceOptions(broker(), "outage", "outage"), sink);
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 200; }));
   ASSERT_TRUE(WaitUntil([&] { return pipeline.status().connected(); }));
 
-  ASSERT_TRUE(broker->SetBrokerDown(1).ok());
+  ASSERT_TRUE(broker().SetBrokerDown(1).ok());
   ASSERT_TRUE(WaitUntil([&] { return !pipeline.status().connected(); }))
       << "readiness stayed true with every broker down";
-  ASSERT_TRUE(broker->SetBrokerUp(1).ok());
+  ASSERT_TRUE(broker().SetBrokerUp(1).ok());
   producer.Produce(100);
   ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 400; })) << sink->distinct().size();
   ASSERT_TRUE(WaitUntil([&] { return pipeline.status().connected(); }));
 
   RunReport report = pipeline.Stop();
   EXPECT_TRUE(report.status.ok()) << report.status;
-  CommittedReader reader(broker->bootstrap_servers(), "outage");
+  CommittedReader reader(bootstrap(), "outage");
   EXPECT_THAT(reader.Committed("outage", 2), Each(200));
 }
 

@@ -12,27 +12,21 @@
 #include "gtest/gtest.h"
 
 #include "connectors/kafka/kafka_source.h"
-#include "tests/connectors/kafka/kafka_source_test_util.h"
+#include "tests/connectors/kafka/kafka_test_util.h"
 
 namespace sluice::connectors::kafka {
 namespace {
 
-using ::sluice::connectors::kafka::testing::CommittedReader;
-using ::sluice::connectors::kafka::testing::Coordinates;
-using ::sluice::connectors::kafka::testing::SourceOptions;
-using ::sluice::connectors::kafka::testing::SourcePipeline;
-using ::sluice::connectors::kafka::testing::StartBroker;
-using ::sluice::connectors::kafka::testing::TestProducer;
-using ::sluice::connectors::kafka::testing::TestSinkState;
-using ::sluice::connectors::kafka::testing::WaitUntil;
-using ::sluice::connectors::kafka::testing::WithSessionTimeout;
+using ::sluice::testing::CommittedReader;
+using ::sluice::testing::Coordinates;
+using ::sluice::testing::SourceOptions;
+using ::sluice::testing::SourcePipeline;
+using ::sluice::testing::TestProducer;
+using ::sluice::testing::TestSinkState;
+using ::sluice::testing::WaitUntil;
+using ::sluice::testing::WithSessionTimeout;
 using ::testing::Each;
 using ::testing::ElementsAreArray;
-
-KafkaSourceOptions GroupOptions(const EmbeddedBroker& broker, std::string topic,
-                                std::string group) {
-  return WithSessionTimeout(SourceOptions(broker, std::move(topic), std::move(group)));
-}
 
 bool AnyRevoking(const KafkaSourceStatus& status) {
   for (const KafkaPartitionStatus& partition : status.partitions()) {
@@ -47,20 +41,25 @@ std::set<Coordinates> Union(const TestSinkState& a, const TestSinkState& b) {
   return all;
 }
 
-TEST(KafkaSourceGroupTest, ASecondMemberJoiningTakesPartitionsOverWithoutLoss) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("shared", 6).ok());
-  TestProducer producer(broker->bootstrap_servers(), "shared", 6);
+// A broker of each test's own; members with a short session (WithSessionTimeout).
+class KafkaSourceGroupTest : public ::sluice::testing::KafkaSourceFixture {
+ protected:
+  KafkaSourceOptions GroupOptions(std::string topic, std::string group) {
+    return WithSessionTimeout(SourceOptions(broker(), std::move(topic), std::move(group)));
+  }
+};
+
+TEST_F(KafkaSourceGroupTest, ASecondMemberJoiningTakesPartitionsOverWithoutLoss) {
+  TestProducer& producer = CreateTopic("shared", 6);
   producer.Produce(100);
 
   auto sink_a = std::make_shared<TestSinkState>();
-  SourcePipeline a(GroupOptions(*broker, "shared", "pair"), sink_a, {.max_demand = 100}, "a");
+  SourcePipeline a(GroupOptions("shared", "pair"), sink_a, {.max_demand = 100}, "a");
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(WaitUntil([&] { return a.status().partitions().size() == 6; }));
 
   auto sink_b = std::make_shared<TestSinkState>();
-  SourcePipeline b(GroupOptions(*broker, "shared", "pair"), sink_b, {.max_demand = 100}, "b");
+  SourcePipeline b(GroupOptions("shared", "pair"), sink_b, {.max_demand = 100}, "b");
   ASSERT_TRUE(b.ok());
   // Cooperative: A gives up some partitions, B gets them, 6 in all.
   ASSERT_TRUE(WaitUntil([&] {
@@ -80,20 +79,17 @@ TEST(KafkaSourceGroupTest, ASecondMemberJoiningTakesPartitionsOverWithoutLoss) {
   RunReport report_b = b.Stop();
   EXPECT_TRUE(report_a.status.ok()) << report_a.status;
   EXPECT_TRUE(report_b.status.ok()) << report_b.status;
-  CommittedReader reader(broker->bootstrap_servers(), "pair");
+  CommittedReader reader(bootstrap(), "pair");
   EXPECT_THAT(reader.Committed("shared", 6), Each(200));
 }
 
-TEST(KafkaSourceGroupTest, APartitionReGrantedDuringASlowRevokeKeepsConsuming) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("regrant", 4).ok());
-  TestProducer producer(broker->bootstrap_servers(), "regrant", 4);
+TEST_F(KafkaSourceGroupTest, APartitionReGrantedDuringASlowRevokeKeepsConsuming) {
+  TestProducer& producer = CreateTopic("regrant", 4);
   producer.Produce(50);
 
   // A holds every acknowledgement: a revoke from it can only time out.
   auto sink_a = std::make_shared<TestSinkState>(TestSinkState::Mode::kHold);
-  KafkaSourceOptions options_a = GroupOptions(*broker, "regrant", "regrant");
+  KafkaSourceOptions options_a = GroupOptions("regrant", "regrant");
   options_a.revoke_timeout = absl::Seconds(2);
   SourcePipeline a(options_a, sink_a, {.max_demand = 100}, "a");
   ASSERT_TRUE(a.ok());
@@ -107,7 +103,7 @@ TEST(KafkaSourceGroupTest, APartitionReGrantedDuringASlowRevokeKeepsConsuming) {
   // B joins: A starts revoking and waits for its held events ...
   {
     auto sink_b = std::make_shared<TestSinkState>();
-    SourcePipeline b(GroupOptions(*broker, "regrant", "regrant"), sink_b, {.max_demand = 100}, "b");
+    SourcePipeline b(GroupOptions("regrant", "regrant"), sink_b, {.max_demand = 100}, "b");
     ASSERT_TRUE(b.ok());
     ASSERT_TRUE(WaitUntil([&] { return AnyRevoking(a.status()); }));
     // ... and B leaves again before that drain ends.
@@ -130,7 +126,7 @@ TEST(KafkaSourceGroupTest, APartitionReGrantedDuringASlowRevokeKeepsConsuming) {
   // committed offsets.
   sink_a->set_mode(TestSinkState::Mode::kAck);
   sink_a->ReleaseAll();
-  CommittedReader reader(broker->bootstrap_servers(), "regrant");
+  CommittedReader reader(bootstrap(), "regrant");
   ASSERT_TRUE(WaitUntil([&] {
     const std::vector<int64_t> committed = reader.Committed("regrant", 4);
     return std::all_of(committed.begin(), committed.end(), [](int64_t c) { return c == 50; });

@@ -18,21 +18,20 @@
 #include "pipeline/config/pipeline_config.h"
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/string_view_compat.h"
-#include "tests/connectors/kafka/kafka_source_test_util.h"
+#include "tests/connectors/kafka/kafka_test_util.h"
 #include "tools/config/yaml_loader.h"
 
 namespace sluice::connectors::kafka {
 namespace {
 
-using ::sluice::connectors::kafka::testing::CommittedReader;
-using ::sluice::connectors::kafka::testing::Coordinates;
-using ::sluice::connectors::kafka::testing::SourceOptions;
-using ::sluice::connectors::kafka::testing::SourcePipeline;
-using ::sluice::connectors::kafka::testing::StartBroker;
-using ::sluice::connectors::kafka::testing::TestProducer;
-using ::sluice::connectors::kafka::testing::TestSinkState;
-using ::sluice::connectors::kafka::testing::WaitUntil;
-using ::sluice::connectors::kafka::testing::WithSessionTimeout;
+using ::sluice::testing::CommittedReader;
+using ::sluice::testing::Coordinates;
+using ::sluice::testing::SourceOptions;
+using ::sluice::testing::SourcePipeline;
+using ::sluice::testing::TestProducer;
+using ::sluice::testing::TestSinkState;
+using ::sluice::testing::WaitUntil;
+using ::sluice::testing::WithSessionTimeout;
 using ::testing::Each;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -85,15 +84,15 @@ TEST(KafkaSourceConfigTest, RejectsPropertiesTheSourceOwnsAndBadChoices) {
   EXPECT_THAT(status.message(), HasSubstr("\"key\" is not one of: unordered, partition"));
 }
 
-TEST(KafkaSourceTest, DeliversEveryMessageAndCommitsEachPartitionToItsEnd) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("orders", 4).ok());
-  TestProducer producer(broker->bootstrap_servers(), "orders", 4);
+// A broker of each test's own (tests/connectors/kafka/kafka_test_util.h).
+class KafkaSourceTest : public ::sluice::testing::KafkaSourceFixture {};
+
+TEST_F(KafkaSourceTest, DeliversEveryMessageAndCommitsEachPartitionToItsEnd) {
+  TestProducer& producer = CreateTopic("orders", 4);
   producer.Produce(500);
 
   auto sink = std::make_shared<TestSinkState>();
-  SourcePipeline pipeline(SourceOptions(*broker, "orders", "exact"), sink);
+  SourcePipeline pipeline(SourceOptions(broker(), "orders", "exact"), sink);
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 2000; }))
       << sink->distinct().size();
@@ -106,21 +105,18 @@ TEST(KafkaSourceTest, DeliversEveryMessageAndCommitsEachPartitionToItsEnd) {
   RunReport report = pipeline.Stop();
   EXPECT_TRUE(report.status.ok()) << report.status;
   EXPECT_EQ(report.events_acknowledged(), 2000u);
-  CommittedReader reader(broker->bootstrap_servers(), "exact");
+  CommittedReader reader(bootstrap(), "exact");
   EXPECT_THAT(reader.Committed("orders", 4), ElementsAreArray({500, 500, 500, 500}));
 }
 
-TEST(KafkaSourceTest, CommitsOnlyTheContiguousDonePrefixUnderOutOfOrderAcks) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("acks", 1).ok());
-  TestProducer producer(broker->bootstrap_servers(), "acks", 1);
+TEST_F(KafkaSourceTest, CommitsOnlyTheContiguousDonePrefixUnderOutOfOrderAcks) {
+  TestProducer& producer = CreateTopic("acks", 1);
   producer.Produce(300);
 
   auto sink = std::make_shared<TestSinkState>(TestSinkState::Mode::kHold);
   // Every 50th event fails: dead-lettered, which also makes it done.
   sink->set_fail_if([](const Coordinates& c) { return c.offset % 50 == 7; });
-  SourcePipeline pipeline(SourceOptions(*broker, "acks", "prefix"), sink, {.max_demand = 40});
+  SourcePipeline pipeline(SourceOptions(broker(), "acks", "prefix"), sink, {.max_demand = 40});
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE(WaitUntil([&] { return sink->seen() == 300; })) << sink->seen();
 
@@ -141,7 +137,7 @@ TEST(KafkaSourceTest, CommitsOnlyTheContiguousDonePrefixUnderOutOfOrderAcks) {
   sink->Release([&](const TestSinkState::HeldBatch& batch) { return !holds_150(batch); },
                 /*reverse_order=*/true);
 
-  CommittedReader reader(broker->bootstrap_servers(), "prefix");
+  CommittedReader reader(bootstrap(), "prefix");
   ASSERT_TRUE(WaitUntil([&] { return reader.Committed("acks", 1)[0] == first_held; }))
       << reader.Committed("acks", 1)[0] << " != " << first_held;
   // Several commit intervals later it has not moved past the held batch.
@@ -159,11 +155,8 @@ TEST(KafkaSourceTest, CommitsOnlyTheContiguousDonePrefixUnderOutOfOrderAcks) {
   EXPECT_EQ(report.events_acknowledged(), 294u);
 }
 
-TEST(KafkaSourceTest, RestartAfterACrashRedeliversExactlyTheUncommittedEvents) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("restart", 2).ok());
-  TestProducer producer(broker->bootstrap_servers(), "restart", 2);
+TEST_F(KafkaSourceTest, RestartAfterACrashRedeliversExactlyTheUncommittedEvents) {
+  TestProducer& producer = CreateTopic("restart", 2);
   producer.Produce(200);
 
   // First run: every third batch is never acknowledged, then the process
@@ -171,7 +164,7 @@ TEST(KafkaSourceTest, RestartAfterACrashRedeliversExactlyTheUncommittedEvents) {
   std::vector<int64_t> expected_commit = {200, 200};
   {
     auto sink = std::make_shared<TestSinkState>(TestSinkState::Mode::kHold);
-    SourcePipeline pipeline(SourceOptions(*broker, "restart", "crash"), sink, {.max_demand = 20});
+    SourcePipeline pipeline(SourceOptions(broker(), "restart", "crash"), sink, {.max_demand = 20});
     ASSERT_TRUE(pipeline.ok());
     ASSERT_TRUE(WaitUntil([&] { return sink->seen() == 400; })) << sink->seen();
     int batch_number = 0;
@@ -187,12 +180,12 @@ TEST(KafkaSourceTest, RestartAfterACrashRedeliversExactlyTheUncommittedEvents) {
     RunReport report = pipeline.Stop(absl::Milliseconds(300));
     EXPECT_FALSE(report.drained);
   }
-  CommittedReader reader(broker->bootstrap_servers(), "crash");
+  CommittedReader reader(bootstrap(), "crash");
   EXPECT_EQ(reader.Committed("restart", 2), expected_commit);
 
   // Second run: exactly what was not committed, nothing lost.
   auto sink = std::make_shared<TestSinkState>();
-  SourcePipeline pipeline(SourceOptions(*broker, "restart", "crash"), sink);
+  SourcePipeline pipeline(SourceOptions(broker(), "restart", "crash"), sink);
   ASSERT_TRUE(pipeline.ok());
   const std::set<Coordinates> uncommitted = Range(expected_commit, {200, 200});
   ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() >= uncommitted.size(); }));
@@ -214,27 +207,24 @@ StageMetricsSnapshot SourceMetrics(SourcePipeline& pipeline) {
   return {};
 }
 
-TEST(KafkaSourceTest, AFatalConsumerErrorCrashesTheSourceAndItsRestartReadsOn) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("fatal", 2).ok());
-  TestProducer producer(broker->bootstrap_servers(), "fatal", 2);
+TEST_F(KafkaSourceTest, AFatalConsumerErrorCrashesTheSourceAndItsRestartReadsOn) {
+  TestProducer& producer = CreateTopic("fatal", 2);
   producer.Produce(100);
 
   auto sink = std::make_shared<TestSinkState>();
   // The fenced consumer cannot leave the group: the broker waits for its
   // session to end before it lets the restarted one in.
-  SourcePipeline pipeline(WithSessionTimeout(SourceOptions(*broker, "fatal", "fatal")), sink);
+  SourcePipeline pipeline(WithSessionTimeout(SourceOptions(broker(), "fatal", "fatal")), sink);
   ASSERT_TRUE(pipeline.ok());
   ASSERT_TRUE(WaitUntil([&] { return sink->distinct().size() == 200; }));
-  CommittedReader reader(broker->bootstrap_servers(), "fatal");
+  CommittedReader reader(bootstrap(), "fatal");
   ASSERT_TRUE(WaitUntil([&] {
     return reader.Committed("fatal", 2) == std::vector<int64_t>{100, 100};
   }));
 
   // A heartbeat answered FENCED_INSTANCE_ID (another consumer took this
   // one's static membership) is a fatal error for librdkafka's consumer.
-  broker->PushRequestErrors(kApiHeartbeat, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
+  broker().PushRequestErrors(kApiHeartbeat, {RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID});
   ASSERT_TRUE(WaitUntil([&] { return SourceMetrics(pipeline).restarts >= 1; }))
       << "the source did not crash";
   EXPECT_THAT(SourceMetrics(pipeline).last_crash,
@@ -250,15 +240,12 @@ TEST(KafkaSourceTest, AFatalConsumerErrorCrashesTheSourceAndItsRestartReadsOn) {
   EXPECT_EQ(reader.Committed("fatal", 2), std::vector<int64_t>({200, 200}));
 }
 
-TEST(KafkaSourceTest, StopWhenIdleEndsTheRunWithEverythingDeliveredAndCommitted) {
-  std::unique_ptr<EmbeddedBroker> broker = StartBroker();
-  ASSERT_NE(broker, nullptr);
-  ASSERT_TRUE(broker->CreateTopic("batch", 3).ok());
-  TestProducer producer(broker->bootstrap_servers(), "batch", 3);
+TEST_F(KafkaSourceTest, StopWhenIdleEndsTheRunWithEverythingDeliveredAndCommitted) {
+  TestProducer& producer = CreateTopic("batch", 3);
   producer.Produce(300);
 
   auto sink = std::make_shared<TestSinkState>();
-  KafkaSourceOptions options = SourceOptions(*broker, "batch", "batch");
+  KafkaSourceOptions options = SourceOptions(broker(), "batch", "batch");
   options.stop_when_idle = absl::Milliseconds(500);
   SourcePipeline pipeline(options, sink);
   ASSERT_TRUE(pipeline.ok());
@@ -271,7 +258,7 @@ TEST(KafkaSourceTest, StopWhenIdleEndsTheRunWithEverythingDeliveredAndCommitted)
   EXPECT_EQ(sink->seen(), 900u);
   EXPECT_EQ(sink->distinct(), Range({0, 0, 0}, {300, 300, 300}));
   EXPECT_EQ(report->events_acknowledged(), 900u);
-  CommittedReader reader(broker->bootstrap_servers(), "batch");
+  CommittedReader reader(bootstrap(), "batch");
   EXPECT_THAT(reader.Committed("batch", 3), Each(300));
 }
 

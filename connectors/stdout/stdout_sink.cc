@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "pipeline/json_quote.h"
 #include "pipeline/config/stage_registry.h"
+#include "pipeline/json_quote.h"
 #include "pipeline/mutex.h"
 #include "pipeline/string_view_compat.h"
 
@@ -29,9 +29,7 @@ void AppendNumber(T value, std::string& out) {
 
 }  // namespace
 
-void AppendJsonString(std::string_view bytes, std::string& out) {
-  AppendJsonQuoted(bytes, out);
-}
+void AppendJsonString(std::string_view bytes, std::string& out) { AppendJsonQuoted(bytes, out); }
 
 void AppendEventLine(const Event& event, StdoutFormat format, std::string& out) {
   if (format == StdoutFormat::kValue) {

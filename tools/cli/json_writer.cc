@@ -84,8 +84,6 @@ JsonWriter& JsonWriter::Bool(bool value) {
   return *this;
 }
 
-void JsonWriter::AppendString(std::string_view text) {
-  AppendJsonQuoted(text, out_);
-}
+void JsonWriter::AppendString(std::string_view text) { AppendJsonQuoted(text, out_); }
 
 }  // namespace sluice::cli

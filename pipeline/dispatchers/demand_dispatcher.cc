@@ -9,28 +9,27 @@
 namespace sluice {
 
 void DemandDispatcher::Subscribe(const SubscriberInfo& subscriber) {
-  const bool inserted = index_by_id_.emplace(subscriber.id.value(), subscribers_.size()).second;
+  const bool inserted =
+      subscribers_.emplace(subscriber.id.value(), Subscriber{subscriber.id, 0, next_order_++})
+          .second;
   assert(inserted && "subscription id subscribed twice");
-  if (!inserted) return;
-  subscribers_.push_back({subscriber.id, 0});
+  (void)inserted;
 }
 
 EventBatch DemandDispatcher::Cancel(SubscriptionId subscription) {
-  const auto found = index_by_id_.find(subscription.value());
-  if (found == index_by_id_.end()) return {};
-  total_pending_demand_ -= subscribers_[found->second].pending_demand;
-  subscribers_.erase(subscribers_.begin() + static_cast<ptrdiff_t>(found->second));
-  RebuildIndex();
+  const auto found = subscribers_.find(subscription.value());
+  if (found == subscribers_.end()) return {};
+  AddDemand(found->second, -found->second.pending_demand);
+  subscribers_.erase(found);
   return {};
 }
 
 void DemandDispatcher::Ask(SubscriptionId subscription, int64_t count) {
   assert(count > 0);
-  const auto found = index_by_id_.find(subscription.value());
-  assert(found != index_by_id_.end() && "Ask from an unknown subscription");
-  if (count <= 0 || found == index_by_id_.end()) return;
-  subscribers_[found->second].pending_demand += count;
-  total_pending_demand_ += count;
+  const auto found = subscribers_.find(subscription.value());
+  assert(found != subscribers_.end() && "Ask from an unknown subscription");
+  if (count <= 0 || found == subscribers_.end()) return;
+  AddDemand(found->second, count);
 }
 
 void DemandDispatcher::Dispatch(EventBatch& pending, DispatchTarget& target) {
@@ -39,13 +38,12 @@ void DemandDispatcher::Dispatch(EventBatch& pending, DispatchTarget& target) {
     EventBatch events;
   };
   absl::InlinedVector<Delivery, 4> deliveries;
-  while (!pending.empty() && total_pending_demand_ > 0) {
-    Subscriber& subscriber = subscribers_[MostPendingDemand()];
+  while (!pending.empty() && !by_demand_.empty()) {
+    Subscriber& subscriber = subscribers_.find(by_demand_.begin()->id)->second;
     assert(subscriber.pending_demand > 0);
-    const size_t count = std::min(pending.size(), static_cast<size_t>(subscriber.pending_demand));
-    subscriber.pending_demand -= static_cast<int64_t>(count);
-    total_pending_demand_ -= static_cast<int64_t>(count);
-    deliveries.push_back({subscriber.id, pending.TakeFront(count)});
+    const int64_t count = std::min(static_cast<int64_t>(pending.size()), subscriber.pending_demand);
+    AddDemand(subscriber, -count);
+    deliveries.push_back({subscriber.id, pending.TakeFront(static_cast<size_t>(count))});
   }
   assert(total_pending_demand_ >= 0);
   // State first, sends last: Send() may call back into Ask().
@@ -54,19 +52,16 @@ void DemandDispatcher::Dispatch(EventBatch& pending, DispatchTarget& target) {
   }
 }
 
-size_t DemandDispatcher::MostPendingDemand() const {
-  assert(!subscribers_.empty());
-  size_t best = 0;
-  for (size_t i = 1; i < subscribers_.size(); ++i) {
-    if (subscribers_[i].pending_demand > subscribers_[best].pending_demand) best = i;
+void DemandDispatcher::AddDemand(Subscriber& subscriber, int64_t count) {
+  if (count == 0) return;
+  if (subscriber.pending_demand > 0) {
+    by_demand_.erase({subscriber.pending_demand, subscriber.order, subscriber.id.value()});
   }
-  return best;
-}
-
-void DemandDispatcher::RebuildIndex() {
-  index_by_id_.clear();
-  for (size_t i = 0; i < subscribers_.size(); ++i) {
-    index_by_id_.emplace(subscribers_[i].id.value(), i);
+  subscriber.pending_demand += count;
+  total_pending_demand_ += count;
+  assert(subscriber.pending_demand >= 0);
+  if (subscriber.pending_demand > 0) {
+    by_demand_.insert({subscriber.pending_demand, subscriber.order, subscriber.id.value()});
   }
 }
 

@@ -27,8 +27,10 @@
 //   dispatcher.Ask(instance.id, 1000);
 //   dispatcher.Dispatch(buffer, target);  // sends up to 1000 from `buffer`
 //
-// Each Dispatch() costs O(subscribers) per batch sent plus moving the events
-// that remain in `pending` forward once per batch sent.
+// Picking costs O(log subscribers): subscribers with pending demand are kept
+// in a set ordered by (pending demand, most first; subscription order), so a
+// stage with 10,000 instances below it does not scan them all per batch.
+// Ask() and each batch sent move one subscriber within that set.
 //
 // Thread-compatible: the owning producer instance calls it from one worker at
 // a time.
@@ -38,6 +40,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 
 #include "pipeline/dispatcher.h"
@@ -68,17 +71,32 @@ class DemandDispatcher final : public Dispatcher {
     SubscriptionId id;
     // Asked for minus sent; never negative.
     int64_t pending_demand = 0;
+    // Position in subscription order: ties go to the smallest.
+    uint64_t order = 0;
+  };
+  // A subscriber with pending demand, as kept in by_demand_.
+  struct Ranked {
+    int64_t pending_demand;
+    uint64_t order;
+    uint32_t id;
+  };
+  // Most pending demand first; the earliest subscribed on a tie.
+  struct MostDemandFirst {
+    bool operator()(const Ranked& a, const Ranked& b) const {
+      if (a.pending_demand != b.pending_demand) return a.pending_demand > b.pending_demand;
+      return a.order < b.order;
+    }
   };
 
-  // Index into subscribers_ of the subscriber with the most pending demand,
-  // the earliest subscribed on a tie. REQUIRES: !subscribers_.empty().
-  [[nodiscard]] size_t MostPendingDemand() const;
-  void RebuildIndex();
+  // Adds `count` (may be negative) to a subscriber's pending demand,
+  // keeping by_demand_ and total_pending_demand_ in step.
+  void AddDemand(Subscriber& subscriber, int64_t count);
 
-  // In subscription order, so ties go to the earliest subscribed.
-  std::vector<Subscriber> subscribers_;
-  // SubscriptionId value -> index into subscribers_.
-  absl::flat_hash_map<uint32_t, size_t> index_by_id_;
+  // SubscriptionId value -> subscriber.
+  absl::flat_hash_map<uint32_t, Subscriber> subscribers_;
+  // Exactly the subscribers whose pending demand is > 0.
+  absl::btree_set<Ranked, MostDemandFirst> by_demand_;
+  uint64_t next_order_ = 0;
   // Sum of subscribers_[*].pending_demand.
   int64_t total_pending_demand_ = 0;
 };

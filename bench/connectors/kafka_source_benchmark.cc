@@ -40,6 +40,7 @@
 
 #include "bench/peers/kafka_consume_peer.h"
 #include "connectors/kafka/embedded_broker.h"
+#include "pipeline/log.h"
 #include "pipeline/pipeline.h"
 #include "tools/cli/commands.h"
 
@@ -199,6 +200,8 @@ void BM_KafkaBareConsume(benchmark::State& state) {
     }
     state.SetIterationTime(result.seconds);
     state.counters["process_cpu_s"] = ProcessCpuSeconds() - cpu_before;
+    state.counters["consume_s"] = result.consume_seconds;
+    state.counters["close_s"] = result.close_seconds;
     benchmark::DoNotOptimize(result.checksum);
     if (CommittedTotal(setup, group) != static_cast<int64_t>(setup.messages())) {
       state.SkipWithError("bare loop: committed offsets do not cover the data set");
@@ -217,17 +220,27 @@ uint64_t StageCount(const std::vector<StageReport>& stages, const std::string& n
   return 0;
 }
 
-// One run of configs/bench/kafka-null.yaml over the data set: started, then
-// drained once the null sink has every message; Wait() returns after the
-// source's synchronous commit and consumer close in Stop().
-void BM_KafkaSluiceSourceNull(benchmark::State& state) {
+// Sums a counter over every stage (dead letters are counted where they fail).
+uint64_t DeadLettered(const std::vector<StageReport>& stages) {
+  uint64_t total = 0;
+  for (const StageReport& stage : stages) total += stage.totals.events_dead_lettered;
+  return total;
+}
+
+// One run of a Kafka-source config over the data set (`config` under
+// configs/bench/): started, then drained once the null sink and the dead
+// letters account for every message; Wait() returns after the source's
+// synchronous commit and consumer close in Stop(). With `dead_letters` the
+// config fails about 1% of events to a Kafka DLQ topic on the same broker
+// (kafka-dlq.yaml); without, it must fail none.
+void RunSluiceKafka(benchmark::State& state, const char* config, bool dead_letters) {
   const BenchSetup& setup = Setup();
   const std::string data_dir = absl::StrCat("/tmp/sluice-kafka-bench-", ::getpid());
   for (auto _ : state) {
     const std::string group = FreshGroup("sluice");
     const double cpu_before = ProcessCpuSeconds();
     cli::ConfigArgs args;
-    args.config_path = std::string(SLUICE_SOURCE_DIR) + "/configs/bench/kafka-null.yaml";
+    args.config_path = absl::StrCat(SLUICE_SOURCE_DIR, "/configs/bench/", config);
     args.overrides = {absl::StrCat("stages.source.group=", group),
                       absl::StrCat("stages.source.topics=", kTopic),
                       absl::StrCat("data_dir=", data_dir)};
@@ -242,8 +255,8 @@ void BM_KafkaSluiceSourceNull(benchmark::State& state) {
       state.SkipWithError("pipeline failed to start");
       return;
     }
-    // Polled every 1 ms: the first event emitted starts the clock, the last
-    // one at the sink stops waiting.
+    // Polled every 1 ms: the first event emitted starts the clock; the last
+    // one at the sink or confirmed in the DLQ stops waiting.
     SteadyClock::time_point first{};
     bool started = false;
     const SteadyClock::time_point deadline = SteadyClock::now() + std::chrono::seconds(120);
@@ -253,18 +266,28 @@ void BM_KafkaSluiceSourceNull(benchmark::State& state) {
         first = SteadyClock::now();
         started = true;
       }
-      if (StageCount(now, "sink", /*in=*/true) >= setup.messages()) break;
+      if (StageCount(now, "sink", /*in=*/true) + DeadLettered(now) >= setup.messages()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    const SteadyClock::time_point last = SteadyClock::now();
     (*pipeline)->Drain();
     const RunReport report = (*pipeline)->Wait();
     const SteadyClock::time_point end = SteadyClock::now();
     state.counters["process_cpu_s"] = ProcessCpuSeconds() - cpu_before;
+    state.counters["consume_s"] = std::chrono::duration<double>(last - first).count();
+    state.counters["close_s"] = std::chrono::duration<double>(end - last).count();
+    state.counters["dead_lettered"] = static_cast<double>(report.events_dead_lettered());
     pipeline->reset();
-    if (!report.status.ok() || report.events_acknowledged() != setup.messages() ||
-        report.events_emitted() != setup.messages()) {
-      state.SkipWithError(absl::StrCat("sluice: ", report.events_acknowledged(), " of ",
-                                       setup.messages(), " acknowledged, ", report.events_emitted(),
+    const uint64_t done = report.events_acknowledged() + report.events_dead_lettered();
+    const bool dead_letter_share_ok =
+        dead_letters ? report.events_dead_lettered() > 0 &&
+                           report.events_dead_lettered() * 50 < setup.messages()  // under 2%
+                     : report.events_dead_lettered() == 0;
+    if (!report.status.ok() || done != setup.messages() ||
+        report.events_emitted() != setup.messages() || !dead_letter_share_ok) {
+      state.SkipWithError(absl::StrCat("sluice: ", report.events_acknowledged(), " acknowledged + ",
+                                       report.events_dead_lettered(), " dead-lettered of ",
+                                       setup.messages(), ", ", report.events_emitted(),
                                        " emitted: ", report.status.ToString())
                               .c_str());
       return;
@@ -280,6 +303,15 @@ void BM_KafkaSluiceSourceNull(benchmark::State& state) {
       static_cast<int64_t>(state.iterations() * setup.messages() * kPayloadBytes));
 }
 
+void BM_KafkaSluiceSourceNull(benchmark::State& state) {
+  RunSluiceKafka(state, "kafka-null.yaml", /*dead_letters=*/false);
+}
+
+// The same with 1% of events failed and dead-lettered to Kafka.
+void BM_KafkaSluiceSourceDlq(benchmark::State& state) {
+  RunSluiceKafka(state, "kafka-dlq.yaml", /*dead_letters=*/true);
+}
+
 // "--name=value" among the arguments Google Benchmark left, as an integer.
 bool IntFlag(const std::string& arg, const std::string& name, int64_t& value) {
   const std::string prefix = absl::StrCat("--", name, "=");
@@ -293,6 +325,8 @@ bool IntFlag(const std::string& arg, const std::string& name, int64_t& value) {
 int main(int argc, char** argv) {
   using namespace sluice;
   benchmark::Initialize(&argc, argv);
+  // The DLQ shape dead-letters ~1% of events, each a warning line: errors only.
+  ConfigureLogging({.format = LogFormat::kText, .level = spdlog::level::err});
   BenchSetup& setup = Setup();
   for (int i = 1; i < argc; ++i) {
     int64_t value = 0;
@@ -331,13 +365,14 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "data set: %llu messages of %zu bytes on %d partitions, produced in %.1fs\n",
                static_cast<unsigned long long>(setup.messages()), kPayloadBytes, setup.partitions,
                std::chrono::duration<double>(SteadyClock::now() - produce_start).count());
-  // Alternate, and swap who goes first every round.
+  // Alternate, and rotate who goes first every round.
   for (int round = 1; round <= setup.rounds; ++round) {
-    const std::pair<const char*, void (*)(benchmark::State&)> pair[2] = {
+    const std::pair<const char*, void (*)(benchmark::State&)> contenders[3] = {
         {"BM_KafkaBareConsume", BM_KafkaBareConsume},
-        {"BM_KafkaSluiceSourceNull", BM_KafkaSluiceSourceNull}};
-    for (int i = 0; i < 2; ++i) {
-      const auto& [name, function] = pair[(round + i + 1) % 2];
+        {"BM_KafkaSluiceSourceNull", BM_KafkaSluiceSourceNull},
+        {"BM_KafkaSluiceSourceDlq", BM_KafkaSluiceSourceDlq}};
+    for (int i = 0; i < 3; ++i) {
+      const auto& [name, function] = contenders[(round + i) % 3];
       benchmark::RegisterBenchmark(absl::StrCat(name, "/round:", round).c_str(), function)
           ->Iterations(1)
           ->UseManualTime()

@@ -38,6 +38,7 @@ BareKafkaConsumeResult BareKafkaConsume(const BareKafkaConsumeOptions& options) 
       {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"},
       {"partition.assignment.strategy", "cooperative-sticky"},
+      {"queued.min.messages", "1000000"},
   };
   for (const auto& [name, value] : settings) {
     if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof(error)) != RD_KAFKA_CONF_OK) {
@@ -90,6 +91,7 @@ BareKafkaConsumeResult BareKafkaConsume(const BareKafkaConsumeOptions& options) 
     rd_kafka_message_destroy(message);
   }
 
+  const Clock::time_point last = Clock::now();
   // Commit per partition, synchronously, as sluice's source does on Stop().
   std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter> offsets(
       rd_kafka_topic_partition_list_new(static_cast<int>(next_offset.size())));
@@ -108,7 +110,12 @@ BareKafkaConsumeResult BareKafkaConsume(const BareKafkaConsumeOptions& options) 
     }
   }
   rd_kafka_consumer_close(consumer.get());
-  if (result.messages > 0) result.seconds = Seconds(Clock::now() - first);
+  if (result.messages > 0) {
+    const Clock::time_point closed = Clock::now();
+    result.seconds = Seconds(closed - first);
+    result.consume_seconds = Seconds(last - first);
+    result.close_seconds = Seconds(closed - last);
+  }
   return result;
 }
 

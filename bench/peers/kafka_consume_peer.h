@@ -3,7 +3,8 @@
 // The bare librdkafka consume loop that sluice's Kafka source is measured
 // against (issue #5: "at least 90% of the bare loop's rate"). It does what
 // the source does for at-least-once, and nothing else: joins a consumer group
-// (cooperative-sticky, auto-commit and auto offset store off, earliest),
+// (cooperative-sticky, auto-commit and auto offset store off, earliest,
+// queued.min.messages 1,000,000: the settings the source makes),
 // polls one message at a time with rd_kafka_consumer_poll(), reads every
 // payload byte's worth of a checksum, remembers the next offset per
 // partition, and once it has seen `expected` messages commits them
@@ -45,6 +46,10 @@ struct BareKafkaConsumeResult {
   // the consumer closed (left the group): the group join before the first
   // message is not counted (it is the broker's delay, not the loop's).
   double seconds = 0;
+  // Of `seconds`: up to the last message polled, and the commit and close
+  // after it.
+  double consume_seconds = 0;
+  double close_seconds = 0;
   // Partitions committed, and the sum of the committed offsets (= messages
   // when every partition was read from offset 0).
   int committed_partitions = 0;

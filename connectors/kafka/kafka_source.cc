@@ -70,6 +70,9 @@ constexpr absl::Duration kPauseAfterFull = absl::Seconds(1);
 // timers (commits, status) and polls again for rebalances.
 constexpr absl::Duration kRoomWait = absl::Milliseconds(50);
 
+// The source's default for librdkafka's queued.min.messages (see Start()).
+constexpr int kQueuedMinMessages = 1'000'000;
+
 // Properties the source sets itself; `properties:` may not override them.
 constexpr std::string_view kOwnedProperties[] = {"group.id", "enable.auto.commit",
                                                  "enable.auto.offset.store", "auto.offset.reset"};
@@ -361,6 +364,17 @@ absl::Status KafkaSource::Start(const StageContext& context) {
   };
   if (!HasProperty(options_.client, "partition.assignment.strategy")) {
     settings.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+  }
+  // librdkafka 2.0.2 stops fetching once its queue holds queued.min.messages
+  // (default 100,000, counted over all partitions of the consumer queue) and
+  // then looks again only after a fixed second (librdkafka issues #2879 and
+  // #4275; 2.1 added fetch.queue.backoff.ms). Whenever the pipeline is slower
+  // than the broker, which is normal, it drains those messages in a fraction
+  // of that second and waits for the rest: 0.7 s stalls in a 0.3 s read.
+  // Counting a million instead leaves queued.max.messages.kbytes (64 MB by
+  // default) as the bound on what is prefetched.
+  if (!HasProperty(options_.client, "queued.min.messages")) {
+    settings.emplace_back("queued.min.messages", std::to_string(kQueuedMinMessages));
   }
   // The join state is reported only in librdkafka's "cgrp" debug lines;
   // LogCallback() reads it there (see IsJoiningState()).

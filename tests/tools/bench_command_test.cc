@@ -1,6 +1,7 @@
 // `sluice bench`: what it prints, the JSON it writes (its documented fields,
 // with counts that must hold), and its exit codes. Not its speed: that is
 // measured, not tested (docs/BENCHMARKS.md).
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,26 @@ TEST(BenchCommandTest, DurationDrainsAnUnlimitedSource) {
   EXPECT_GE(run["elapsed_sec"].get_double().value(), 0.3);
 }
 
+// The resident set is sampled every 100 ms; an in-memory pipeline running
+// for two seconds holds memory bounded by demand, so its slope is near zero
+// (a leak of one 100-byte event in ten would show as hundreds of MB/min).
+TEST(BenchCommandTest, RssIsSampledAndFlatForABoundedPipeline) {
+  const std::string json_path = MakeTempDir("bench") + "/bench.json";
+  CommandResult result = RunCommand({kSluice, "bench", kBenchConfigs + "/generator-map-null.yaml",
+                                     "--duration", "2s", "--runs", "1", "--json", json_path});
+  ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+  EXPECT_THAT(result.stdout_text, HasSubstr("rss MB/min"));
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  const std::string text = ReadFile(json_path);
+  ASSERT_EQ(parser.parse(text).get(root), simdjson::SUCCESS) << text;
+  simdjson::dom::element run = root["runs"].at(0);
+  EXPECT_GE(run["rss_samples"].get_int64().value(), 15);
+  EXPECT_LT(std::abs(run["rss_slope_bytes_per_min"].get_double().value()), 20e6) << text;
+  EXPECT_EQ(root["rss_slope_bytes_per_min"]["median"].get_double().value(),
+            run["rss_slope_bytes_per_min"].get_double().value());
+}
+
 TEST(BenchCommandTest, CompareRunsThePeersOrSaysHowToBuildThem) {
   CommandResult result =
       RunCommand({kSluice, "bench", kBenchConfigs + "/generator-map-null.yaml", "--events", "20000",
@@ -125,7 +146,7 @@ TEST(BenchCommandTest, UsageAndConfigErrorsExitWithTwo) {
 TEST(BenchCommandTest, EveryBenchConfigValidates) {
   for (const char* name :
        {"generator-map-null.yaml", "json.yaml", "broadcast-4.yaml", "partition-8.yaml",
-        "instances-10000.yaml", "chain-1000.yaml", "kafka-null.yaml"}) {
+        "instances-10000.yaml", "chain-1000.yaml", "kafka-null.yaml", "kafka-dlq.yaml"}) {
     CommandResult result = RunCommand({kSluice, "validate", kBenchConfigs + "/" + name});
     EXPECT_EQ(result.exit_code, 0) << name << "\n" << result.stderr_text;
   }

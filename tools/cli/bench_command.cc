@@ -16,6 +16,11 @@
 //     the run earlier).
 //   - Peak RSS is the kernel's high-water mark (VmHWM), reset before each run
 //     (/proc/self/clear_refs), so each run reports its own.
+//   - RSS slope: the resident set (VmRSS) is sampled every 100 ms during a
+//     run; the slope is the least-squares line through the samples after the
+//     first fifth of the run (start-up and the first fill of buffers are not
+//     growth), in bytes per minute. Flat memory gives about 0; a leak or a
+//     queue growing with the input gives its rate.
 //   - Peers are the benchmark binary bench/sluice_peers_bench of the same
 //     build (found beside this binary's build tree); without it `--compare`
 //     is an error that says how to build it.
@@ -69,6 +74,9 @@ struct RunResult {
   absl::Duration elapsed;
   double cpu_seconds = 0;
   int64_t peak_rss_bytes = 0;
+  // VmRSS growth over the run (see the file comment); 0 with < 3 samples.
+  double rss_slope_bytes_per_min = 0;
+  size_t rss_samples = 0;
   LatencyHistogram::Counts latency{};
   std::vector<StageRate> stages;
 
@@ -126,6 +134,63 @@ std::string CpuModel() {
   return "unknown";
 }
 
+struct RssSample {
+  double seconds;  // since the run started
+  double bytes;
+};
+
+// The least-squares slope of the samples after the first fifth of the run,
+// in bytes per minute; 0 with fewer than three such samples.
+double RssSlopePerMinute(const std::vector<RssSample>& samples) {
+  if (samples.empty()) return 0;
+  const double skip_before = samples.back().seconds / 5;
+  double n = 0, sum_t = 0, sum_b = 0, sum_tt = 0, sum_tb = 0;
+  for (const RssSample& sample : samples) {
+    if (sample.seconds < skip_before) continue;
+    n += 1;
+    sum_t += sample.seconds;
+    sum_b += sample.bytes;
+    sum_tt += sample.seconds * sample.seconds;
+    sum_tb += sample.seconds * sample.bytes;
+  }
+  const double denominator = n * sum_tt - sum_t * sum_t;
+  if (n < 3 || denominator <= 0) return 0;
+  return 60 * (n * sum_tb - sum_t * sum_b) / denominator;
+}
+
+// Samples VmRSS every 100 ms on a thread of its own from construction until
+// Stop().
+class RssSampler {
+ public:
+  RssSampler() : started_(absl::Now()), thread_([this] { Loop(); }) {}
+  ~RssSampler() { Stop(); }
+  RssSampler(const RssSampler&) = delete;
+  RssSampler& operator=(const RssSampler&) = delete;
+
+  // Stops sampling (once); returns the samples taken.
+  std::vector<RssSample> Stop() {
+    if (thread_.joinable()) {
+      done_.Notify();
+      thread_.join();
+    }
+    return std::move(samples_);
+  }
+
+ private:
+  void Loop() {
+    do {
+      samples_.push_back({absl::ToDoubleSeconds(absl::Now() - started_),
+                          static_cast<double>(ProcKilobytes("/proc/self/status", "VmRSS:"))});
+    } while (!done_.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  }
+
+  const absl::Time started_;
+  absl::Notification done_;
+  // Written by the sampling thread only, read after Stop() joined it.
+  std::vector<RssSample> samples_;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 // Runs the pipeline once. `duration`: drain after that long (zero: run to the end).
 absl::StatusOr<RunResult> RunOnce(const ConfigArgs& config_args, absl::Duration duration,
                                   bool live) {
@@ -139,6 +204,7 @@ absl::StatusOr<RunResult> RunOnce(const ConfigArgs& config_args, absl::Duration 
   const double cpu_before = CpuSeconds();
   const absl::Time started = absl::Now();
   if (absl::Status status = (*pipeline)->Start(); !status.ok()) return status;
+  RssSampler rss;
   RunReport report;
   {
     absl::Notification finished;
@@ -156,6 +222,9 @@ absl::StatusOr<RunResult> RunOnce(const ConfigArgs& config_args, absl::Duration 
   }
   RunResult result;
   result.elapsed = absl::Now() - started;
+  const std::vector<RssSample> rss_samples = rss.Stop();
+  result.rss_samples = rss_samples.size();
+  result.rss_slope_bytes_per_min = RssSlopePerMinute(rss_samples);
   pipeline->reset();
   result.cpu_seconds = CpuSeconds() - cpu_before;
   result.peak_rss_bytes = ProcKilobytes("/proc/self/status", "VmHWM:");
@@ -265,12 +334,13 @@ std::string Json(const BenchArgs& args, const std::vector<RunResult>& runs,
   json.Key("compiler").String(__VERSION__);
   json.Key("librdkafka_version").String(rd_kafka_version_str());
   json.EndObject();
-  std::vector<double> rates, mb, cpu;
+  std::vector<double> rates, mb, cpu, rss_slopes;
   int64_t peak_rss = 0;
   for (const RunResult& run : runs) {
     rates.push_back(run.events_per_sec());
     mb.push_back(run.mb_per_sec());
     cpu.push_back(run.cpu_seconds);
+    rss_slopes.push_back(run.rss_slope_bytes_per_min);
     peak_rss = std::max(peak_rss, run.peak_rss_bytes);
   }
   auto spread = [&json](const char* name, const std::vector<double>& values) {
@@ -284,6 +354,7 @@ std::string Json(const BenchArgs& args, const std::vector<RunResult>& runs,
   spread("mb_per_sec", mb);
   spread("cpu_seconds", cpu);
   json.Key("peak_rss_bytes").Integer(peak_rss);
+  spread("rss_slope_bytes_per_min", rss_slopes);
   json.Key("latency_us").BeginObject();
   json.Key("samples").Integer(static_cast<int64_t>(LatencyHistogram::Total(latency)));
   json.Key("p50").Integer(absl::ToInt64Microseconds(LatencyHistogram::Percentile(latency, 0.5)));
@@ -300,6 +371,8 @@ std::string Json(const BenchArgs& args, const std::vector<RunResult>& runs,
     json.Key("mb_per_sec").Number(run.mb_per_sec());
     json.Key("cpu_seconds").Number(run.cpu_seconds);
     json.Key("peak_rss_bytes").Integer(run.peak_rss_bytes);
+    json.Key("rss_slope_bytes_per_min").Number(run.rss_slope_bytes_per_min);
+    json.Key("rss_samples").Integer(static_cast<int64_t>(run.rss_samples));
     json.Key("stages").BeginArray();
     for (const StageRate& stage : run.stages) {
       json.BeginObject();
@@ -427,13 +500,13 @@ int Bench(const BenchArgs& args) {
   std::ostringstream text;
   text << "sluice bench: " << args.config.config_path << ", " << runs.size() << " run"
        << (runs.size() == 1 ? "" : "s") << "\n\n";
-  text << absl::StrFormat("%-4s %12s %10s %10s %10s %12s\n", "run", "events", "events/s", "MB/s",
-                          "cpu s", "peak rss MB");
+  text << absl::StrFormat("%-4s %12s %10s %10s %10s %12s %14s\n", "run", "events", "events/s",
+                          "MB/s", "cpu s", "peak rss MB", "rss MB/min");
   for (size_t k = 0; k < runs.size(); ++k) {
     const RunResult& run = runs[k];
-    text << absl::StrFormat("%-4d %12d %10s %10.1f %10.2f %12.1f\n", k + 1, run.events,
+    text << absl::StrFormat("%-4d %12d %10s %10.1f %10.2f %12.1f %14.2f\n", k + 1, run.events,
                             Rate(run.events_per_sec()), run.mb_per_sec(), run.cpu_seconds,
-                            run.peak_rss_bytes / 1e6);
+                            run.peak_rss_bytes / 1e6, run.rss_slope_bytes_per_min / 1e6);
   }
   text << "\nevents/s: median " << Rate(median_rate) << " (min "
        << Rate(*std::min_element(rates.begin(), rates.end())) << ", max "

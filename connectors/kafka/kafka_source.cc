@@ -307,13 +307,7 @@ std::vector<std::shared_ptr<KafkaSourceStatus>> KafkaSourceMonitor::instances() 
 
 bool KafkaSourceMonitor::SetHeld(const KafkaTopicPartition& topic_partition, bool held) {
   MutexLock lock(&mu_);
-  auto it = std::find(held_.begin(), held_.end(), topic_partition);
-  if (held == (it != held_.end())) return false;
-  if (held) {
-    held_.push_back(topic_partition);
-  } else {
-    held_.erase(it);
-  }
+  if (!SetMembership(held_, topic_partition, held)) return false;
   for (const auto& status : instances_) {
     if (status != nullptr) status->SetHeld(topic_partition, held);
   }

@@ -70,16 +70,21 @@ void KafkaSourceStatus::PublishBuffered(size_t buffered) {
   peak_buffered_ = std::max(peak_buffered_, buffered);
 }
 
-bool KafkaSourceStatus::SetHeld(const KafkaTopicPartition& topic_partition, bool held) {
-  MutexLock lock(&mu_);
-  auto it = std::find(held_.begin(), held_.end(), topic_partition);
-  if (held == (it != held_.end())) return false;
+bool SetMembership(std::vector<KafkaTopicPartition>& list,
+                   const KafkaTopicPartition& topic_partition, bool held) {
+  auto it = std::find(list.begin(), list.end(), topic_partition);
+  if (held == (it != list.end())) return false;
   if (held) {
-    held_.push_back(topic_partition);
+    list.push_back(topic_partition);
   } else {
-    held_.erase(it);
+    list.erase(it);
   }
   return true;
+}
+
+bool KafkaSourceStatus::SetHeld(const KafkaTopicPartition& topic_partition, bool held) {
+  MutexLock lock(&mu_);
+  return SetMembership(held_, topic_partition, held);
 }
 
 std::vector<KafkaTopicPartition> KafkaSourceStatus::held() const {

@@ -73,6 +73,11 @@ struct KafkaPartitionStatus {
   bool revoking = false;
 };
 
+// Adds `topic_partition` to `list` (held) or removes it (not held); returns
+// whether the list changed. For the partitions an operator holds paused.
+bool SetMembership(std::vector<KafkaTopicPartition>& list,
+                   const KafkaTopicPartition& topic_partition, bool held);
+
 class KafkaSourceStatus {
  public:
   KafkaSourceStatus() = default;

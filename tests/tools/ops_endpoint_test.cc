@@ -15,9 +15,8 @@
 
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/support/command.h"
+#include "tests/tools/http_test_util.h"
 #include "tests/tools/sluice_process.h"
-
-#include "httplib.h"
 
 namespace sluice::testing {
 namespace {
@@ -26,36 +25,7 @@ using ::testing::HasSubstr;
 
 const std::string kSluice = std::string(SLUICE_BINARY_DIR) + "/tools/sluice";
 
-struct Reply {
-  int status = -1;  // -1: no answer
-  std::string body;
-};
-
-Reply Get(const std::string& address, const std::string& path) {
-  httplib::Client client("http://" + address);
-  httplib::Result result = client.Get(path);
-  if (!result) return {};
-  return {result->status, result->body};
-}
-
-// The sum over every series of `name` whose labels contain all `matchers`;
-// -1 if there is none.
-double Sum(const std::string& text, const std::string& name,
-           const std::vector<std::string>& matchers = {}) {
-  double sum = -1;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::StartsWith(line, name)) continue;
-    const absl::string_view rest = line.substr(name.size());
-    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;
-    bool all = true;
-    for (const std::string& matcher : matchers) all = all && absl::StrContains(rest, matcher);
-    double value = 0;
-    if (all && absl::SimpleAtod(rest.substr(rest.rfind(' ') + 1), &value)) {
-      sum = (sum < 0 ? 0 : sum) + value;
-    }
-  }
-  return sum;
-}
+using Reply = HttpReply;
 
 // The "HOST:PORT" of `sluice: metrics on http://HOST:PORT`, once printed.
 std::string MetricsAddress(SluiceProcess& run) {
@@ -139,7 +109,7 @@ dead_letter: {type: file, path: dead-letters.log}
   ASSERT_THAT(address, ::testing::MatchesRegex("127\\.0\\.0\\.1:[0-9]+")) << run.Stderr();
 
   // While it runs: a scrape answers, with the names `sluice top` reads.
-  const Reply first = Get(address, "/metrics");
+  const Reply first = HttpGet(address, "/metrics");
   ASSERT_EQ(first.status, 200);
   EXPECT_THAT(first.body, HasSubstr("# TYPE sluice_stage_events_in_total counter"));
   EXPECT_THAT(first.body, HasSubstr("# TYPE sluice_stage_processing_seconds histogram"));
@@ -149,36 +119,36 @@ dead_letter: {type: file, path: dead-letters.log}
   std::string metrics;
   ASSERT_TRUE(run.WaitFor(
       [&] {
-        metrics = Get(address, "/metrics").body;
-        return Sum(metrics, "sluice_stage_events_acknowledged_total", {"stage=\"out\""}) +
-                   Sum(metrics, "sluice_stage_events_dropped_total") +
-                   Sum(metrics, "sluice_stage_events_dead_lettered_total") ==
+        metrics = HttpGet(address, "/metrics").body;
+        return MetricSum(metrics, "sluice_stage_events_acknowledged_total", {"stage=\"out\""}) +
+                   MetricSum(metrics, "sluice_stage_events_dropped_total") +
+                   MetricSum(metrics, "sluice_stage_events_dead_lettered_total") ==
                kEvents;
       },
       absl::Seconds(60)))
       << metrics << run.Stderr();
-  EXPECT_EQ(Sum(metrics, "sluice_stage_events_out_total", {"stage=\"in\""}), kEvents);
-  EXPECT_EQ(Sum(metrics, "sluice_stage_events_acknowledged_total", {"stage=\"out\""}),
+  EXPECT_EQ(MetricSum(metrics, "sluice_stage_events_out_total", {"stage=\"in\""}), kEvents);
+  EXPECT_EQ(MetricSum(metrics, "sluice_stage_events_acknowledged_total", {"stage=\"out\""}),
             kEvents - dropped - poisoned);
-  EXPECT_EQ(Sum(metrics, "sluice_stage_events_dropped_total", {"stage=\"keep\""}), dropped);
-  EXPECT_EQ(Sum(metrics, "sluice_stage_events_dead_lettered_total", {"stage=\"poison\""}),
+  EXPECT_EQ(MetricSum(metrics, "sluice_stage_events_dropped_total", {"stage=\"keep\""}), dropped);
+  EXPECT_EQ(MetricSum(metrics, "sluice_stage_events_dead_lettered_total", {"stage=\"poison\""}),
             poisoned);
-  EXPECT_EQ(Sum(metrics, "sluice_dead_letter_writes_total", {"backend=\"file\""}), poisoned);
-  EXPECT_EQ(Sum(metrics, "sluice_dead_letter_errors_total", {"backend=\"file\""}), 0);
+  EXPECT_EQ(MetricSum(metrics, "sluice_dead_letter_writes_total", {"backend=\"file\""}), poisoned);
+  EXPECT_EQ(MetricSum(metrics, "sluice_dead_letter_errors_total", {"backend=\"file\""}), 0);
   // Every batch callback timed once: as many samples as calls, at least one.
-  EXPECT_GT(Sum(metrics, "sluice_stage_processing_seconds_count", {"stage=\"out\""}), 0);
-  EXPECT_EQ(Sum(metrics, "sluice_stage_end_to_end_latency_seconds_count", {"stage=\"out\""}),
+  EXPECT_GT(MetricSum(metrics, "sluice_stage_processing_seconds_count", {"stage=\"out\""}), 0);
+  EXPECT_EQ(MetricSum(metrics, "sluice_stage_end_to_end_latency_seconds_count", {"stage=\"out\""}),
             kEvents - dropped - poisoned);
   // Both partitions commit everything: lag 0.
   ASSERT_TRUE(run.WaitFor(
       [&] {
-        metrics = Get(address, "/metrics").body;
-        return Sum(metrics, "sluice_kafka_partition_committed_offset") == kEvents &&
-               Sum(metrics, "sluice_kafka_partition_lag") == 0;
+        metrics = HttpGet(address, "/metrics").body;
+        return MetricSum(metrics, "sluice_kafka_partition_committed_offset") == kEvents &&
+               MetricSum(metrics, "sluice_kafka_partition_lag") == 0;
       },
       absl::Seconds(30)))
       << metrics;
-  EXPECT_EQ(Sum(metrics, "sluice_kafka_source_connected"), 1);
+  EXPECT_EQ(MetricSum(metrics, "sluice_kafka_source_connected"), 1);
 
   WriteFile(dir + "/metrics.txt", metrics);
   const CommandResult promtool = RunCommand({"promtool", "check", "metrics"}, dir + "/metrics.txt");
@@ -207,7 +177,7 @@ TEST(OpsEndpointTest, ReadyOnceConnectedNotWhileTheBrokerIsDownAgainOnceUp) {
   Reply ready;
   ASSERT_TRUE(run.WaitFor(
       [&] {
-        ready = Get(address, "/readyz");
+        ready = HttpGet(address, "/readyz");
         return ready.status == 200;
       },
       absl::Seconds(30)))
@@ -218,18 +188,18 @@ TEST(OpsEndpointTest, ReadyOnceConnectedNotWhileTheBrokerIsDownAgainOnceUp) {
   Reply down;
   ASSERT_TRUE(run.WaitFor(
       [&] {
-        down = Get(address, "/readyz");
+        down = HttpGet(address, "/readyz");
         return down.status == 503;
       },
       absl::Seconds(30)))
       << down.body;
   EXPECT_THAT(down.body, HasSubstr("source \\\"in\\\" instance 0: not connected (brokers "
                                    "unreachable)"));
-  EXPECT_EQ(Get(address, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(address, "/healthz").status, 200);
 
   ASSERT_TRUE(broker->SetBrokerUp(1).ok());
   EXPECT_TRUE(
-      run.WaitFor([&] { return Get(address, "/readyz").status == 200; }, absl::Seconds(30)));
+      run.WaitFor([&] { return HttpGet(address, "/readyz").status == 200; }, absl::Seconds(30)));
   run.Signal(SIGTERM);
   EXPECT_EQ(run.Wait(absl::Seconds(60)), 0) << run.Stderr();
 }
@@ -259,23 +229,23 @@ stages:
   const std::string address = MetricsAddress(run);
   ASSERT_FALSE(address.empty()) << run.Stderr();
   ASSERT_TRUE(
-      run.WaitFor([&] { return Get(address, "/readyz").status == 200; }, absl::Seconds(30)));
-  EXPECT_EQ(Sum(Get(address, "/metrics").body, "sluice_pipeline_draining"), 0);
+      run.WaitFor([&] { return HttpGet(address, "/readyz").status == 200; }, absl::Seconds(30)));
+  EXPECT_EQ(MetricSum(HttpGet(address, "/metrics").body, "sluice_pipeline_draining"), 0);
 
   run.Signal(SIGTERM);
   Reply draining;
   ASSERT_TRUE(run.WaitFor(
       [&] {
-        draining = Get(address, "/readyz");
+        draining = HttpGet(address, "/readyz");
         return draining.status == 503;
       },
       absl::Seconds(10)))
       << "exited before /readyz said draining:\n"
       << run.Stderr();
   EXPECT_THAT(draining.body, HasSubstr("\"reasons\": [\"draining\"]"));
-  EXPECT_EQ(Sum(Get(address, "/metrics").body, "sluice_pipeline_draining"), 1);
+  EXPECT_EQ(MetricSum(HttpGet(address, "/metrics").body, "sluice_pipeline_draining"), 1);
   // Alive while it drains.
-  EXPECT_EQ(Get(address, "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(address, "/healthz").status, 200);
   EXPECT_NE(run.Wait(absl::Seconds(60)), -1);
 }
 

@@ -20,8 +20,7 @@
 #include "pipeline/dead_letter_queue.h"
 #include "pipeline/pipeline.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
-
-#include "httplib.h"
+#include "tests/tools/http_test_util.h"
 
 namespace sluice::testing {
 namespace {
@@ -31,45 +30,14 @@ using ::testing::Not;
 
 constexpr char kToken[] = "s3cret-token";
 
-struct Reply {
-  int status = -1;  // -1: no answer
-  std::string body;
-};
+using Reply = HttpReply;
 
 Reply Get(int port, const std::string& path, const std::string& token = "") {
-  httplib::Client client("127.0.0.1", port);
-  httplib::Headers headers;
-  if (!token.empty()) headers.emplace("Authorization", absl::StrCat("Bearer ", token));
-  httplib::Result result = client.Get(path, headers);
-  if (!result) return {};
-  return {result->status, result->body};
+  return HttpGet(Loopback(port), path, token);
 }
-
 Reply Post(int port, const std::string& path, const std::string& token = "",
            const std::string& body = "") {
-  httplib::Client client("127.0.0.1", port);
-  httplib::Headers headers;
-  if (!token.empty()) headers.emplace("Authorization", absl::StrCat("Bearer ", token));
-  httplib::Result result = client.Post(path, headers, body, "text/plain");
-  if (!result) return {};
-  return {result->status, result->body};
-}
-
-// The value of the series `name{labels...}` whose labels contain all of
-// `matchers` (e.g. `stage="source"`); -1 if absent.
-double MetricValue(const std::string& text, const std::string& name,
-                   const std::vector<std::string>& matchers = {}) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::StartsWith(line, name)) continue;
-    const absl::string_view rest = line.substr(name.size());
-    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;
-    bool all = true;
-    for (const std::string& matcher : matchers) all = all && absl::StrContains(rest, matcher);
-    if (!all) continue;
-    double value = 0;
-    if (absl::SimpleAtod(rest.substr(rest.rfind(' ') + 1), &value)) return value;
-  }
-  return -1;
+  return HttpPost(Loopback(port), path, token, body);
 }
 
 // Passes events on, except those of `partition` from offset `from` on,

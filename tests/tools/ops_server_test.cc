@@ -422,7 +422,9 @@ TEST_F(OpsServerTest, OnePartitionPausedStaysPausedUntilResumedOthersFlow) {
   EXPECT_THAT(Get(port, "/admin/paused", kToken).body, HasSubstr("\"partitions\": []"));
 }
 
-TEST(OpsServerBoundsTest, RequestsBeyondTheRateGet429) {
+// A started pipeline whose source never emits: the endpoint's guards need
+// a pipeline, not traffic.
+absl::StatusOr<std::unique_ptr<Pipeline>> StartIdlePipeline() {
   PipelineBuilder builder({.name = "idle"});
   builder.AddProducer("none", [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Producer>> {
     class None final : public Producer {
@@ -433,8 +435,14 @@ TEST(OpsServerBoundsTest, RequestsBeyondTheRateGet429) {
   builder.AddConsumer("sink", MakeTestSink(std::make_shared<TestSinkState>()),
                       {.subscribe = {"none"}});
   auto pipeline = std::move(builder).Build();
+  if (!pipeline.ok()) return pipeline.status();
+  if (absl::Status started = (*pipeline)->Start(); !started.ok()) return started;
+  return pipeline;
+}
+
+TEST(OpsServerBoundsTest, RequestsBeyondTheRateGet429) {
+  auto pipeline = StartIdlePipeline();
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  ASSERT_TRUE((*pipeline)->Start().ok());
   {
     // 1 a second, burst 2: of 10 requests at once, 2 pass.
     auto server = ops::OpsServer::Start(**pipeline, nullptr,
@@ -455,18 +463,8 @@ TEST(OpsServerBoundsTest, RequestsBeyondTheRateGet429) {
 }
 
 TEST(OpsServerBoundsTest, BeyondLoopbackEveryEndpointNeedsTheToken) {
-  PipelineBuilder builder({.name = "idle"});
-  builder.AddProducer("none", [](const StageContext&) -> absl::StatusOr<std::unique_ptr<Producer>> {
-    class None final : public Producer {
-      absl::Status HandleDemand(size_t, ProducerOutput&) override { return absl::OkStatus(); }
-    };
-    return std::make_unique<None>();
-  });
-  builder.AddConsumer("sink", MakeTestSink(std::make_shared<TestSinkState>()),
-                      {.subscribe = {"none"}});
-  auto pipeline = std::move(builder).Build();
+  auto pipeline = StartIdlePipeline();
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  ASSERT_TRUE((*pipeline)->Start().ok());
   {
     // Every interface: reached here through loopback all the same.
     auto server =

@@ -1,7 +1,9 @@
-// Issue #5's Kafka benchmark: embedded broker -> sluice's Kafka source -> null
-// sink with commits on (configs/bench/kafka-null.yaml, loaded as `sluice run`
-// loads it), side by side with a bare librdkafka consume loop
-// (bench/peers/kafka_consume_peer.h) on the same data, in the same process.
+// The Kafka benchmarks of issues #5 and #7: embedded broker -> sluice's Kafka
+// source -> null sink with commits on (configs/bench/kafka-null.yaml, loaded
+// as `sluice run` loads it), the same with 1% of events dead-lettered to Kafka
+// (configs/bench/kafka-dlq.yaml), side by side with a bare librdkafka consume
+// loop (bench/peers/kafka_consume_peer.h), one message per poll and batched,
+// on the same data, in the same process.
 //
 // The data set is produced once, before any benchmark runs, onto the
 // process's embedded broker (EmbeddedBroker::Shared(), what `brokers:
@@ -11,12 +13,11 @@
 // low watermark is still 0). Each iteration is a fresh consumer group reading
 // the whole topic from offset 0, so every run reads the same bytes.
 //
-// The two are registered alternately, `--rounds` times (bare, sluice, sluice,
-// bare, ...: who goes first swaps every round), so that a slow minute on a
-// shared machine hits both.
+// The contenders are registered in turn, `--rounds` times, who goes first
+// rotating every round, so that a slow minute on a shared machine hits all.
 // Time runs from the first message consumed to the commit confirmed and the
 // consumer closed (manual time): the group join before it is the broker's
-// delay, the same for both, and would otherwise dominate a sub-second read.
+// delay, the same for all, and would otherwise dominate a sub-second read.
 //
 //   build/release/bench/sluice_connectors_bench --rounds=5
 //   ... --set=stages.source.fetch_buffer=50000   # override the config, as `sluice run --set`
@@ -66,6 +67,16 @@ struct BenchSetup {
 BenchSetup& Setup() {
   static BenchSetup setup;
   return setup;
+}
+
+// Set when a benchmark failed its checks: main() then exits 1, so that the
+// smoke test (bench/CMakeLists.txt) fails too. Google Benchmark itself
+// reports an error and exits 0.
+bool g_failed = false;
+
+void Fail(benchmark::State& state, const char* message) {
+  g_failed = true;
+  state.SkipWithError(message);
 }
 
 struct ClientDeleter {
@@ -183,8 +194,9 @@ std::string FreshGroup(const std::string& who) {
   return absl::StrCat("bench-", who, "-", ++next);
 }
 
-// One pass of the bare loop over the data set.
-void BM_KafkaBareConsume(benchmark::State& state) {
+// One pass of the bare loop over the data set: one message per poll, or up
+// to `batch` per rd_kafka_consume_batch_queue().
+void RunBareConsume(benchmark::State& state, size_t batch) {
   const BenchSetup& setup = Setup();
   for (auto _ : state) {
     const std::string group = FreshGroup("bare");
@@ -193,9 +205,10 @@ void BM_KafkaBareConsume(benchmark::State& state) {
         peers::BareKafkaConsume({.bootstrap_servers = setup.bootstrap_servers,
                                  .topic = kTopic,
                                  .group = group,
-                                 .expected = setup.messages()});
+                                 .expected = setup.messages(),
+                                 .batch = batch});
     if (!result.error.empty()) {
-      state.SkipWithError(result.error.c_str());
+      Fail(state, result.error.c_str());
       return;
     }
     state.SetIterationTime(result.seconds);
@@ -204,7 +217,7 @@ void BM_KafkaBareConsume(benchmark::State& state) {
     state.counters["close_s"] = result.close_seconds;
     benchmark::DoNotOptimize(result.checksum);
     if (CommittedTotal(setup, group) != static_cast<int64_t>(setup.messages())) {
-      state.SkipWithError("bare loop: committed offsets do not cover the data set");
+      Fail(state, "bare loop: committed offsets do not cover the data set");
       return;
     }
   }
@@ -212,6 +225,11 @@ void BM_KafkaBareConsume(benchmark::State& state) {
   state.SetBytesProcessed(
       static_cast<int64_t>(state.iterations() * setup.messages() * kPayloadBytes));
 }
+
+void BM_KafkaBareConsume(benchmark::State& state) { RunBareConsume(state, 0); }
+
+// The batch API: a stronger baseline than one message per poll.
+void BM_KafkaBareConsumeBatch(benchmark::State& state) { RunBareConsume(state, 1000); }
 
 uint64_t StageCount(const std::vector<StageReport>& stages, const std::string& name, bool in) {
   for (const StageReport& stage : stages) {
@@ -247,12 +265,12 @@ void RunSluiceKafka(benchmark::State& state, const char* config, bool dead_lette
     args.overrides.insert(args.overrides.end(), setup.overrides.begin(), setup.overrides.end());
     absl::StatusOr<cli::LoadedConfig> loaded = cli::LoadConfig(args);
     if (!loaded.ok()) {
-      state.SkipWithError(std::string(loaded.status().message()).c_str());
+      Fail(state, std::string(loaded.status().message()).c_str());
       return;
     }
     absl::StatusOr<std::unique_ptr<Pipeline>> pipeline = MakePipeline(std::move(loaded->config));
     if (!pipeline.ok() || !(*pipeline)->Start().ok()) {
-      state.SkipWithError("pipeline failed to start");
+      Fail(state, "pipeline failed to start");
       return;
     }
     // Polled every 1 ms: the first event emitted starts the clock; the last
@@ -285,16 +303,16 @@ void RunSluiceKafka(benchmark::State& state, const char* config, bool dead_lette
                      : report.events_dead_lettered() == 0;
     if (!report.status.ok() || done != setup.messages() ||
         report.events_emitted() != setup.messages() || !dead_letter_share_ok) {
-      state.SkipWithError(absl::StrCat("sluice: ", report.events_acknowledged(), " acknowledged + ",
-                                       report.events_dead_lettered(), " dead-lettered of ",
-                                       setup.messages(), ", ", report.events_emitted(),
-                                       " emitted: ", report.status.ToString())
-                              .c_str());
+      Fail(state,
+           absl::StrCat("sluice: ", report.events_acknowledged(), " acknowledged + ",
+                        report.events_dead_lettered(), " dead-lettered of ", setup.messages(), ", ",
+                        report.events_emitted(), " emitted: ", report.status.ToString())
+               .c_str());
       return;
     }
     state.SetIterationTime(std::chrono::duration<double>(end - first).count());
     if (CommittedTotal(setup, group) != static_cast<int64_t>(setup.messages())) {
-      state.SkipWithError("sluice: committed offsets do not cover the data set");
+      Fail(state, "sluice: committed offsets do not cover the data set");
       return;
     }
   }
@@ -367,12 +385,14 @@ int main(int argc, char** argv) {
                std::chrono::duration<double>(SteadyClock::now() - produce_start).count());
   // Alternate, and rotate who goes first every round.
   for (int round = 1; round <= setup.rounds; ++round) {
-    const std::pair<const char*, void (*)(benchmark::State&)> contenders[3] = {
+    const std::pair<const char*, void (*)(benchmark::State&)> contenders[] = {
         {"BM_KafkaBareConsume", BM_KafkaBareConsume},
+        {"BM_KafkaBareConsumeBatch", BM_KafkaBareConsumeBatch},
         {"BM_KafkaSluiceSourceNull", BM_KafkaSluiceSourceNull},
         {"BM_KafkaSluiceSourceDlq", BM_KafkaSluiceSourceDlq}};
-    for (int i = 0; i < 3; ++i) {
-      const auto& [name, function] = contenders[(round + i) % 3];
+    constexpr int kContenders = std::size(contenders);
+    for (int i = 0; i < kContenders; ++i) {
+      const auto& [name, function] = contenders[(round + i) % kContenders];
       benchmark::RegisterBenchmark(absl::StrCat(name, "/round:", round).c_str(), function)
           ->Iterations(1)
           ->UseManualTime()
@@ -381,5 +401,5 @@ int main(int argc, char** argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  return 0;
+  return g_failed ? 1 : 0;
 }

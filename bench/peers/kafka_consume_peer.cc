@@ -1,6 +1,7 @@
 // The bare librdkafka consume loop; see kafka_consume_peer.h.
 #include "bench/peers/kafka_consume_peer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -71,13 +72,8 @@ BareKafkaConsumeResult BareKafkaConsume(const BareKafkaConsumeOptions& options) 
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(options.timeout_seconds));
   Clock::time_point first{};
-  while (result.messages < options.expected) {
-    if (Clock::now() > deadline) {
-      result.error = "timed out after " + std::to_string(result.messages) + " messages";
-      break;
-    }
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), 100);
-    if (message == nullptr) continue;
+  // Counts, checksums and remembers the offset of one message, and frees it.
+  auto take = [&](rd_kafka_message_t* message) {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (result.messages == 0) first = Clock::now();
       ++result.messages;
@@ -89,7 +85,23 @@ BareKafkaConsumeResult BareKafkaConsume(const BareKafkaConsumeOptions& options) 
       next_offset[partition] = message->offset + 1;
     }
     rd_kafka_message_destroy(message);
+  };
+  rd_kafka_queue_t* queue =
+      options.batch > 0 ? rd_kafka_queue_get_consumer(consumer.get()) : nullptr;
+  std::vector<rd_kafka_message_t*> batch(std::max<size_t>(options.batch, 1));
+  while (result.messages < options.expected) {
+    if (Clock::now() > deadline) {
+      result.error = "timed out after " + std::to_string(result.messages) + " messages";
+      break;
+    }
+    if (queue == nullptr) {
+      if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), 100)) take(message);
+      continue;
+    }
+    const ssize_t count = rd_kafka_consume_batch_queue(queue, 100, batch.data(), batch.size());
+    for (ssize_t i = 0; i < count; ++i) take(batch[static_cast<size_t>(i)]);
   }
+  if (queue != nullptr) rd_kafka_queue_destroy(queue);
 
   const Clock::time_point last = Clock::now();
   // Commit per partition, synchronously, as sluice's source does on Stop().

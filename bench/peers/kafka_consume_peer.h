@@ -5,7 +5,8 @@
 // the source does for at-least-once, and nothing else: joins a consumer group
 // (cooperative-sticky, auto-commit and auto offset store off, earliest,
 // queued.min.messages 1,000,000: the settings the source makes),
-// polls one message at a time with rd_kafka_consumer_poll(), reads every
+// polls one message at a time with rd_kafka_consumer_poll() (or, with
+// `batch`, up to that many per rd_kafka_consume_batch_queue()), reads every
 // payload byte's worth of a checksum, remembers the next offset per
 // partition, and once it has seen `expected` messages commits them
 // synchronously per partition and closes the consumer.
@@ -33,6 +34,9 @@ struct BareKafkaConsumeOptions {
   std::string group;
   // Messages to consume before committing and stopping.
   uint64_t expected = 0;
+  // 0: one message per rd_kafka_consumer_poll() call. N > 0: up to N per
+  // rd_kafka_consume_batch_queue() call on the consumer queue.
+  size_t batch = 0;
   // Gives up (result.error set) after this long without reaching `expected`.
   double timeout_seconds = 60;
 };

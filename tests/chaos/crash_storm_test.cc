@@ -17,10 +17,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "connectors/file/dead_letter_file.h"
+#include "tests/chaos/chaos_util.h"
 #include "tests/support/command.h"
-
-#include "simdjson.h"
 
 namespace sluice::testing {
 namespace {
@@ -62,22 +60,6 @@ stages:
 )");
 }
 
-// Ids of the JSON values in `text`, one per line.
-std::map<int64_t, int> IdsInLines(const std::string& text) {
-  std::map<int64_t, int> ids;
-  simdjson::dom::parser parser;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    simdjson::dom::element root;
-    int64_t id = -1;
-    if (parser.parse(line.data(), line.size()).get(root) != simdjson::SUCCESS ||
-        root["id"].get(id) != simdjson::SUCCESS) {
-      id = -1;
-    }
-    ++ids[id];
-  }
-  return ids;
-}
-
 TEST(CrashStormTest, RestartsBelowTheIntensityLoseNothing) {
   constexpr int kEvents = 200000;
   const std::string dir = MakeTempDir("chaos-storm");
@@ -90,39 +72,10 @@ TEST(CrashStormTest, RestartsBelowTheIntensityLoseNothing) {
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   EXPECT_THAT(run.stderr_text, HasSubstr("[adds up]"));
 
-  const std::map<int64_t, int> delivered = IdsInLines(ReadFile(dir + "/out.ndjson"));
-  std::map<int64_t, int> dead_lettered;
+  const IdCounts delivered = IdsInFile(dir + "/out.ndjson");
   std::string a_reason;
-  auto reader = connectors::DeadLetterFileReader::Open(dir + "/dead-letters.log");
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  connectors::DeadLetterFileEntry entry;
-  simdjson::dom::parser parser;
-  while (true) {
-    absl::StatusOr<bool> next = (*reader)->Next(entry);
-    ASSERT_TRUE(next.ok()) << next.status();
-    if (!*next) break;
-    absl::StatusOr<connectors::ParsedDeadLetter> parsed =
-        connectors::ParseDeadLetterRecord(entry.record);
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    simdjson::dom::element root;
-    int64_t id = -1;
-    if (parser.parse(parsed->letter.value).get(root) != simdjson::SUCCESS ||
-        root["id"].get(id) != simdjson::SUCCESS) {
-      id = -1;
-    }
-    ++dead_lettered[id];
-    a_reason = parsed->letter.error;
-  }
-  int missing = 0, duplicated = 0, both = 0;
-  for (int64_t id = 0; id < kEvents; ++id) {
-    const auto in_sink = delivered.find(id);
-    const auto in_dlq = dead_lettered.find(id);
-    const int arrivals = (in_sink == delivered.end() ? 0 : in_sink->second) +
-                         (in_dlq == dead_lettered.end() ? 0 : in_dlq->second);
-    if (arrivals == 0) ++missing;
-    if (arrivals > 1) duplicated += arrivals - 1;
-    if (in_sink != delivered.end() && in_dlq != dead_lettered.end()) ++both;
-  }
+  const IdCounts dead_lettered = DeadLetterIds(dir + "/dead-letters.log", &a_reason);
+  const Tally tally = Count(kEvents, delivered, dead_lettered);
   // The summary's row for the stage ends with its restarts: about 100.
   int64_t restarts = -1;
   for (absl::string_view line : absl::StrSplit(run.stderr_text, '\n')) {
@@ -134,10 +87,10 @@ TEST(CrashStormTest, RestartsBelowTheIntensityLoseNothing) {
   EXPECT_GT(restarts, 30) << run.stderr_text;
   std::cout << "chaos crash-storm (" << restarts << " restarts): produced " << kEvents
             << " delivered " << delivered.size() << " dead-lettered " << dead_lettered.size()
-            << " duplicated " << duplicated << " missing " << missing << "\n";
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(duplicated, 0);
-  EXPECT_EQ(both, 0);
+            << " duplicated " << tally.duplicated << " missing " << tally.missing << "\n";
+  EXPECT_EQ(tally.missing, 0);
+  EXPECT_EQ(tally.duplicated, 0);
+  EXPECT_EQ(tally.in_both, 0);
   EXPECT_FALSE(delivered.contains(-1)) << "a line that is not an event";
   // The crashes happened, and their events carry the reason.
   EXPECT_GT(dead_lettered.size(), 10u);

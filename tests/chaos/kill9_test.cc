@@ -22,64 +22,16 @@
 #include "gtest/gtest.h"
 #include <signal.h>
 
-#include "connectors/file/dead_letter_file.h"
 #include "connectors/kafka/embedded_broker.h"
+#include "tests/chaos/chaos_util.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/support/command.h"
 #include "tests/tools/sluice_process.h"
-
-#include "simdjson.h"
 
 namespace sluice::testing {
 namespace {
 
 const std::string kSluice = std::string(SLUICE_BINARY_DIR) + "/tools/sluice";
-
-// What ended where: ids (the events' "id" field) by how often they arrived.
-struct Outcome {
-  std::map<int64_t, int> delivered;
-  std::map<int64_t, int> dead_lettered;
-  // Lines of the sink file that are not a whole event: the last write of a
-  // killed process, cut short. Not events: their offsets were not committed.
-  int torn_lines = 0;
-};
-
-// The "id" of a JSON event value; -1 if it has none.
-int64_t IdOf(simdjson::dom::parser& parser, std::string_view value) {
-  simdjson::dom::element root;
-  int64_t id = -1;
-  if (parser.parse(value.data(), value.size()).get(root) != simdjson::SUCCESS ||
-      root["id"].get(id) != simdjson::SUCCESS) {
-    return -1;
-  }
-  return id;
-}
-
-Outcome ReadOutcome(const std::string& sink_path, const std::string& dead_letter_path) {
-  Outcome outcome;
-  simdjson::dom::parser parser;
-  for (absl::string_view line : absl::StrSplit(ReadFile(sink_path), '\n', absl::SkipEmpty())) {
-    const int64_t id = IdOf(parser, std::string_view(line.data(), line.size()));
-    if (id < 0) {
-      ++outcome.torn_lines;
-    } else {
-      ++outcome.delivered[id];
-    }
-  }
-  auto reader = connectors::DeadLetterFileReader::Open(dead_letter_path);
-  if (!reader.ok()) return outcome;  // none written: nothing was poison
-  connectors::DeadLetterFileEntry entry;
-  while (true) {
-    absl::StatusOr<bool> next = (*reader)->Next(entry);
-    EXPECT_TRUE(next.ok()) << next.status();
-    if (!next.ok() || !*next) break;
-    absl::StatusOr<connectors::ParsedDeadLetter> parsed =
-        connectors::ParseDeadLetterRecord(entry.record);
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
-    if (parsed.ok()) ++outcome.dead_lettered[IdOf(parser, parsed->letter.value)];
-  }
-  return outcome;
-}
 
 class Kill9Test : public ::testing::Test {
  protected:
@@ -180,36 +132,35 @@ TEST_F(Kill9Test, KilledAtRandomPointsThenRunToTheEndLosesNothing) {
   ASSERT_TRUE(last.started());
   ASSERT_EQ(last.Wait(absl::Seconds(120)), 0) << last.Stderr();
 
-  const Outcome outcome = ReadOutcome(dir + "/out.ndjson", dir + "/dead-letters.log");
-  int missing = 0, duplicated = 0, misplaced = 0;
-  for (int i = 0; i < kEvents; ++i) {
-    const bool bad = i % 100 == 7;
-    const auto& where = bad ? outcome.dead_lettered : outcome.delivered;
-    const auto& not_there = bad ? outcome.delivered : outcome.dead_lettered;
-    const auto found = where.find(i);
-    if (found == where.end()) {
-      ++missing;
-      continue;
-    }
-    duplicated += found->second - 1;
-    if (not_there.contains(i)) ++misplaced;
-  }
-  int delivered = 0, dead_lettered = 0;
-  for (const auto& [id, count] : outcome.delivered) delivered += count;
-  for (const auto& [id, count] : outcome.dead_lettered) dead_lettered += count;
+  IdCounts delivered = IdsInFile(sink_path);
+  // Lines that are not a whole event: the last write of a killed process,
+  // cut short. Not events: their offsets were not committed.
+  const int torn_lines = delivered.contains(-1) ? delivered[-1] : 0;
+  delivered.erase(-1);
+  const IdCounts dead_lettered = DeadLetterIds(dir + "/dead-letters.log");
+  const Tally tally = Count(kEvents, delivered, dead_lettered);
+  // Each event in the right place: poison ones dead-lettered, the rest in
+  // the sink.
+  int misplaced = 0;
+  for (const auto& [id, count] : delivered) misplaced += id % 100 == 7 ? 1 : 0;
+  for (const auto& [id, count] : dead_lettered) misplaced += id % 100 == 7 ? 0 : 1;
+  int delivered_count = 0, dead_lettered_count = 0;
+  for (const auto& [id, count] : delivered) delivered_count += count;
+  for (const auto& [id, count] : dead_lettered) dead_lettered_count += count;
   std::cout << "chaos kill9 (" << kills << " kills): produced " << kEvents << " delivered "
-            << delivered << " dead-lettered " << dead_lettered << " duplicated " << duplicated
-            << " missing " << missing << " torn-lines " << outcome.torn_lines << "\n";
-  EXPECT_EQ(missing, 0);
+            << delivered_count << " dead-lettered " << dead_lettered_count << " duplicated "
+            << tally.duplicated << " missing " << tally.missing << " torn-lines " << torn_lines
+            << "\n";
+  EXPECT_EQ(tally.missing, 0);
   EXPECT_EQ(misplaced, 0);
-  EXPECT_EQ(outcome.dead_lettered.size(), static_cast<size_t>(poison));
-  EXPECT_EQ(outcome.delivered.size(), static_cast<size_t>(kEvents - poison));
+  EXPECT_EQ(dead_lettered.size(), static_cast<size_t>(poison));
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(kEvents - poison));
   // At most the kills' torn last lines.
-  EXPECT_LE(outcome.torn_lines, kills);
+  EXPECT_LE(torn_lines, kills);
   // Duplicates come only from what each killed run had done but not yet
   // committed: about a commit interval's worth (100 ms, 1,000 events at the
   // pace) per kill; 3,000 leaves room for a slow commit.
-  EXPECT_LE(duplicated, kills * 3000);
+  EXPECT_LE(tally.duplicated, kills * 3000);
 }
 
 }  // namespace

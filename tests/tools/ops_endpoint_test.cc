@@ -27,24 +27,6 @@ const std::string kSluice = std::string(SLUICE_BINARY_DIR) + "/tools/sluice";
 
 using Reply = HttpReply;
 
-// The "HOST:PORT" of `sluice: metrics on http://HOST:PORT`, once printed.
-std::string MetricsAddress(SluiceProcess& run) {
-  constexpr std::string_view kPrefix = "sluice: metrics on http://";
-  std::string address;
-  run.WaitFor(
-      [&] {
-        const std::string err = run.Stderr();
-        const size_t at = err.find(kPrefix);
-        if (at == std::string::npos) return false;
-        const size_t end = err.find('\n', at);
-        if (end == std::string::npos) return false;
-        address = err.substr(at + kPrefix.size(), end - at - kPrefix.size());
-        return true;
-      },
-      absl::Seconds(30));
-  return address;
-}
-
 std::string KafkaPipeline(const std::string& bootstrap, const std::string& group,
                           const std::string& rest) {
   return absl::StrCat(R"(name: ops

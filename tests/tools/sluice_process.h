@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -65,6 +66,9 @@ class SluiceProcess {
   SluiceProcess& operator=(const SluiceProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  // Whether the process has exited (reaping it if so).
+  bool ended() { return TryReap(); }
+  pid_t pid() const { return pid_; }
   void Signal(int signal) const {
     if (pid_ > 0 && !reaped_) kill(pid_, signal);
   }
@@ -127,5 +131,25 @@ class SluiceProcess {
   bool reaped_ = false;
   int exit_status_ = 0;
 };
+
+// The "HOST:PORT" of `sluice run --metrics-address`'s stderr line
+// `sluice: metrics on http://HOST:PORT`, once printed (waits up to 30 s); ""
+// if it never was.
+inline std::string MetricsAddress(SluiceProcess& run) {
+  constexpr std::string_view kPrefix = "sluice: metrics on http://";
+  std::string address;
+  run.WaitFor(
+      [&] {
+        const std::string err = run.Stderr();
+        const size_t at = err.find(kPrefix);
+        if (at == std::string::npos) return false;
+        const size_t end = err.find('\n', at);
+        if (end == std::string::npos) return false;
+        address = err.substr(at + kPrefix.size(), end - at - kPrefix.size());
+        return true;
+      },
+      absl::Seconds(30));
+  return address;
+}
 
 }  // namespace sluice::testing

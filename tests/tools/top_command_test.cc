@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "tests/support/command.h"
+#include "tests/tools/sluice_process.h"
 #include "tools/cli/top_metrics_text.h"
 #include "tools/cli/top_model.h"
 #include "tools/cli/top_render.h"
@@ -463,61 +464,6 @@ TEST(TopCommandTest, AMalformedAddressIsAUsageError) {
 
 // --- `sluice top` against a running pipeline ---------------------------------
 
-// `sluice run` in the background, stderr to a file; killed (SIGKILL) if the
-// test ends before it exits.
-class BackgroundRun {
- public:
-  BackgroundRun(const std::string& config, const std::string& stderr_path)
-      : stderr_path_(stderr_path) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Not ctest's pipes: an orphan holding them would stall ctest.
-      RedirectInChild("/dev/null", stderr_path.c_str());
-      execl(kSluice.c_str(), kSluice.c_str(), "run", config.c_str(), "--quiet", "--metrics-address",
-            "127.0.0.1:0", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~BackgroundRun() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // The address from "sluice: metrics on http://HOST:PORT", waiting up to 30s
-  // for it; "" if it never came.
-  std::string MetricsAddress() const {
-    const std::string marker = "sluice: metrics on http://";
-    for (int i = 0; i < 3000; ++i) {
-      const std::string text = ReadFile(stderr_path_);
-      const size_t at = text.find(marker);
-      const size_t end = at == std::string::npos ? at : text.find('\n', at);
-      if (end != std::string::npos) {
-        return text.substr(at + marker.size(), end - at - marker.size());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return "";
-  }
-
-  // SIGINT, then the exit code.
-  int Interrupt() {
-    kill(pid_, SIGINT);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  pid_t pid() const { return pid_; }
-
- private:
-  std::string stderr_path_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
 // Issue #8's "sluice top --once against a running pipeline": every stage of
 // the config has a row, and events move through each of them.
 TEST(TopCommandTest, OnceAgainstARunningPipelineShowsEveryStageMoving) {
@@ -529,10 +475,11 @@ stages:
   - {name: keep, type: sample, subscribe: gen, rate: 1}
   - {name: sink, type: "null", subscribe: keep}
 )");
-  BackgroundRun run(config, dir + "/stderr");
-  ASSERT_GT(run.pid(), 0);
-  const std::string address = run.MetricsAddress();
-  ASSERT_FALSE(address.empty()) << ReadFile(dir + "/stderr");
+  testing::SluiceProcess run(
+      {kSluice, "run", config, "--quiet", "--metrics-address", "127.0.0.1:0"}, dir, "run");
+  ASSERT_TRUE(run.started());
+  const std::string address = testing::MetricsAddress(run);
+  ASSERT_FALSE(address.empty()) << run.Stderr();
 
   CommandResult top =
       RunCommand({kSluice, "top", "--once", "--interval", "0.5", "--address", address});
@@ -550,7 +497,8 @@ stages:
     EXPECT_NE(rate, "0") << "no events moving in: " << line << "\n" << top.stdout_text;
   }
   EXPECT_THAT(stages, ElementsAre("gen", "keep", "sink")) << top.stdout_text;
-  EXPECT_EQ(run.Interrupt(), 0) << ReadFile(dir + "/stderr");
+  run.Signal(SIGINT);
+  EXPECT_EQ(run.Wait(absl::Seconds(30)), 0) << run.Stderr();
 }
 
 }  // namespace

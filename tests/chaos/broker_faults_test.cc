@@ -34,11 +34,7 @@ TEST(BrokerFaultsTest, SlowFailingAndMovingBrokersLoseNothing) {
   constexpr int kPartitions = 6;
   ASSERT_TRUE(broker->CreateTopic("events", kPartitions).ok());
   constexpr int kEvents = 60000;
-  std::vector<KafkaMessage> messages;
-  for (int i = 0; i < kEvents; ++i) {
-    messages.push_back({.key = absl::StrCat("k", i), .value = absl::StrCat("{\"id\":", i, "}")});
-  }
-  ASSERT_TRUE(ProduceMessages(broker->bootstrap_servers(), "events", messages).ok());
+  ASSERT_TRUE(ProduceIdEvents(broker->bootstrap_servers(), "events", kEvents).ok());
 
   // Kafka source -> 5,000 events/s -> file sink: a 12 s read, so that the
   // faults below (5 s) land while it runs.

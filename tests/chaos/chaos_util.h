@@ -1,20 +1,24 @@
 // File: tests/chaos/chaos_util.h
 //
-// What the fault-injection tests share: reading back where events ended (a
-// sink file of JSON lines, a dead-letter file) by their "id" field, and the
-// tally each scenario prints.
+// What the fault-injection tests share: events numbered by an "id" field put
+// on a topic, read back from where they ended (a sink file of JSON lines, a
+// dead-letter file), and the tally each scenario prints.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 
 #include "connectors/file/dead_letter_file.h"
+#include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/support/command.h"
 
 #include "simdjson.h"
@@ -66,6 +70,17 @@ inline IdCounts DeadLetterIds(const std::string& path, std::string* reason = nul
     if (reason != nullptr) *reason = parsed->letter.error;
   }
   return ids;
+}
+
+// Produces `count` events {"id":N} (N from 0, key "k<N>") to `topic`.
+inline absl::Status ProduceIdEvents(const std::string& brokers, const std::string& topic,
+                                    int count) {
+  std::vector<KafkaMessage> messages;
+  messages.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    messages.push_back({.key = absl::StrCat("k", i), .value = absl::StrCat("{\"id\":", i, "}")});
+  }
+  return ProduceMessages(brokers, topic, messages);
 }
 
 // Ids 0..produced-1 against where they arrived.

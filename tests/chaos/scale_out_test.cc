@@ -32,11 +32,7 @@ TEST(ScaleOutTest, ThreeProcessesOneKilledOneAddedLoseNothing) {
   ASSERT_NE(broker, nullptr);
   ASSERT_TRUE(broker->CreateTopic("events", 12).ok());
   constexpr int kEvents = 90000;
-  std::vector<KafkaMessage> messages;
-  for (int i = 0; i < kEvents; ++i) {
-    messages.push_back({.key = absl::StrCat("k", i), .value = absl::StrCat("{\"id\":", i, "}")});
-  }
-  ASSERT_TRUE(ProduceMessages(broker->bootstrap_servers(), "events", messages).ok());
+  ASSERT_TRUE(ProduceIdEvents(broker->bootstrap_servers(), "events", kEvents).ok());
 
   // Each process: Kafka source -> 3,000 events/s -> its own file. Together
   // the three need ~10 s, so the kill and the join land mid-read.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -228,11 +229,14 @@ TEST(OpsServerHealthTest, UnhealthyOnceTheRootSupervisorGivesUp) {
   auto server = ops::OpsServer::Start(**pipeline, nullptr, {.address = "127.0.0.1:0"});
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
+  // Unhealthy from the moment the stage's supervisor gives up ("stage
+  // \"sink\" is escalating"), then with the root's verdict once the
+  // escalation reaches it: wait for that one.
   Reply health;
   ASSERT_TRUE(WaitUntil([&] {
     health = Get(port, "/healthz");
-    return health.status == 503;
-  }));
+    return health.status == 503 && absl::StrContains(health.body, "stopped");
+  })) << health.body;
   EXPECT_THAT(health.body, HasSubstr("\"status\": \"unhealthy\""));
   EXPECT_THAT(health.body, HasSubstr("pipeline \\\"doomed\\\" stopped"));
   EXPECT_EQ(Get(port, "/readyz").status, 503);

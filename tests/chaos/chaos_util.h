@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -50,13 +51,12 @@ inline IdCounts IdsInFile(const std::string& path) {
   return ids;
 }
 
-// The ids of the events in a dead-letter file; `reason` gets the error of
-// the last record. No file: none.
-inline IdCounts DeadLetterIds(const std::string& path, std::string* reason = nullptr) {
-  IdCounts ids;
+// Every record of a dead-letter file, in file order; none if there is no
+// file. A record that does not parse fails the calling test.
+inline std::vector<DeadLetter> ReadDeadLetters(const std::string& path) {
+  std::vector<DeadLetter> letters;
   auto reader = connectors::DeadLetterFileReader::Open(path);
-  if (!reader.ok()) return ids;
-  simdjson::dom::parser parser;
+  if (!reader.ok()) return letters;
   connectors::DeadLetterFileEntry entry;
   while (true) {
     absl::StatusOr<bool> next = (*reader)->Next(entry);
@@ -65,9 +65,19 @@ inline IdCounts DeadLetterIds(const std::string& path, std::string* reason = nul
     absl::StatusOr<connectors::ParsedDeadLetter> parsed =
         connectors::ParseDeadLetterRecord(entry.record);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
-    if (!parsed.ok()) continue;
-    ++ids[IdOf(parser, parsed->letter.value)];
-    if (reason != nullptr) *reason = parsed->letter.error;
+    if (parsed.ok()) letters.push_back(std::move(parsed->letter));
+  }
+  return letters;
+}
+
+// The ids of the events in a dead-letter file; `reason` gets the error of
+// the last record. No file: none.
+inline IdCounts DeadLetterIds(const std::string& path, std::string* reason = nullptr) {
+  IdCounts ids;
+  simdjson::dom::parser parser;
+  for (const DeadLetter& letter : ReadDeadLetters(path)) {
+    ++ids[IdOf(parser, letter.value)];
+    if (reason != nullptr) *reason = letter.error;
   }
   return ids;
 }

@@ -15,8 +15,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "connectors/file/dead_letter_file.h"
 #include "connectors/kafka/embedded_broker.h"
+#include "tests/chaos/chaos_util.h"
 #include "tests/connectors/kafka/kafka_test_util.h"
 #include "tests/support/command.h"
 #include "tests/tools/sluice_process.h"
@@ -99,20 +99,11 @@ stages:
 
   // Dead letters: exactly the bad ones, by key, with their reasons.
   std::map<std::string, std::string> reasons;
-  auto reader = connectors::DeadLetterFileReader::Open(dir + "/dead-letters.log");
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  connectors::DeadLetterFileEntry entry;
-  while (true) {
-    absl::StatusOr<bool> next = (*reader)->Next(entry);
-    ASSERT_TRUE(next.ok()) << next.status();
-    if (!*next) break;
-    absl::StatusOr<connectors::ParsedDeadLetter> parsed =
-        connectors::ParseDeadLetterRecord(entry.record);
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    EXPECT_EQ(parsed->letter.stage, "parse");
-    EXPECT_EQ(parsed->letter.source_topic, "events");
-    EXPECT_EQ(parsed->letter.value, bad.at(parsed->letter.key)) << parsed->letter.key;
-    reasons[parsed->letter.key] = parsed->letter.error;
+  for (const DeadLetter& letter : ReadDeadLetters(dir + "/dead-letters.log")) {
+    EXPECT_EQ(letter.stage, "parse");
+    EXPECT_EQ(letter.source_topic, "events");
+    EXPECT_EQ(letter.value, bad.at(letter.key)) << letter.key;
+    reasons[letter.key] = letter.error;
   }
   ASSERT_EQ(reasons.size(), bad.size());
   EXPECT_THAT(reasons["malformed"], HasSubstr("not valid JSON at byte 18"));
